@@ -1,0 +1,1 @@
+"""Pure printer domain: state snapshots reduced from protocol events, job line sources."""

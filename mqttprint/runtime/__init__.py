@@ -1,0 +1,1 @@
+"""The imperative shell: serial link threads, event bus, command registry, printer services."""
