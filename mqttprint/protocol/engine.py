@@ -149,6 +149,21 @@ class Engine:
         self._lanes.add(command)
         return command.command_id
 
+    def submit_many(self, lines: list[str], now: float, priority: Priority = Priority.INTERACTIVE) -> list[int]:
+        """Queue several commands atomically: all of them (in order) or, on any error, none."""
+        if self.state not in OPERATIONAL_STATES:
+            raise NotOperational(f"printer is not operational ({self.state.text})")
+        commands = []
+        for text in lines:
+            line = gcode.validate_command(text)
+            code = gcode.code_key(line)
+            if not line or code in gcode.EMERGENCY_CODES or code == "M110":
+                raise InvalidCommand(f"{text!r} cannot be queued")
+            commands.append(Command(next(self._ids), line, priority, code))
+        for command in commands:
+            self._lanes.add(command)
+        return [command.command_id for command in commands]
+
     def emergency(self, text: str, now: float, *, already_written: bool = False) -> tuple[int, bytes]:
         """Record an emergency command and return (command id, bytes to write immediately).
 

@@ -1,0 +1,176 @@
+"""Configuration: YAML -> frozen dataclasses. Every problem is reported at once, with its key path.
+
+Unknown keys are errors (a typo must not silently fall back to a default). Secrets may come from
+the environment (`MQTTPRINT_MQTT_PASSWORD`, `MQTTPRINT_API_KEY_<NAME>`) or from files
+(`password_file`, `key_file`). The schema itself lives in `config_schema.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every problem as "key.path: message"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    enabled: bool = False
+    ca_file: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: Optional[str] = None
+    password: Optional[str] = None
+    base_topic: str = "mqttprint"
+    client_id: Optional[str] = None
+    protocol: int = 5  # 5 = MQTT 5, 4 = MQTT 3.1.1
+    keepalive: int = 30
+    terminal: bool = False
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    #: telemetry (position/temperature) is published at most this often per printer, seconds
+    telemetry_interval: float = 0.2
+    #: commands older than this (MQTT 5 message expiry or a `ts` field) are refused, seconds
+    max_command_age: float = 30.0
+    #: largest inbound payload, bytes
+    max_payload: int = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    key: str
+    role: str  # admin | user | read
+
+
+@dataclass(frozen=True, slots=True)
+class RestConfig:
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 5000
+    api_keys: tuple[ApiKey, ...] = ()
+    threads: int = 8
+    max_upload_mb: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    discovery: bool = True
+    prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterConfig:
+    id: str
+    name: str
+    port: str
+    baudrate: int = 115200
+    autoconnect: bool = True
+    flow_control: str = "ping-pong"  # or "window"
+    rx_buffer: int = 128
+    reset_on_connect: bool = False
+    temperature_interval: float = 2.0
+    position_interval: float = 5.0
+    ok_timeout: float = 10.0
+    pause_script: tuple[str, ...] = ()
+    resume_script: tuple[str, ...] = ()
+    cancel_script: tuple[str, ...] = ("M104 S0", "M140 S0", "M106 S0", "M84")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemAction:
+    action: str
+    name: str = ""
+    command: Optional[str] = None
+    confirm: Optional[str] = None
+    async_: bool = False
+    ignore: bool = False
+    shell: bool = False
+    timeout: float = 60.0
+
+    @property
+    def divider(self) -> bool:
+        return self.action == "divider"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemConfig:
+    commands: Mapping[str, Optional[str]] = field(default_factory=dict)  # shutdown/reboot/restart -> command
+    actions: tuple[SystemAction, ...] = ()
+    mqtt_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    dir: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+    serial_traffic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    rest: RestConfig = field(default_factory=RestConfig)
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    printers: tuple[PrinterConfig, ...] = ()
+    system: SystemConfig = field(default_factory=SystemConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: Optional[str] = None
+
+    def printer(self, printer_id: str) -> PrinterConfig:
+        for printer in self.printers:
+            if printer.id == printer_id:
+                return printer
+        raise KeyError(printer_id)
+
+
+def load_config(path: str | Path, environ: Optional[Mapping[str, str]] = None) -> Config:
+    """Read and validate a YAML file. Raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_config(data if data is not None else {}, environ=environ, base_dir=path.parent, source=str(path))
+
+
+def parse_config(data: Any, *, environ: Optional[Mapping[str, str]] = None, base_dir: Optional[Path] = None,
+                 source: Optional[str] = None) -> Config:
+    """Validate already-parsed YAML data."""
+    from mqttprint.config_schema import build_config
+
+    return build_config(data, dict(os.environ if environ is None else environ), base_dir or Path.cwd(), source)
+
+
+def dump_config(config: Config, *, redact: bool = True) -> str:
+    """The effective configuration as YAML, secrets replaced by "***" unless `redact` is False."""
+    from mqttprint.config_schema import config_to_dict
+
+    return yaml.safe_dump(config_to_dict(config, redact=redact), sort_keys=False)

@@ -1,0 +1,356 @@
+"""The configuration schema: checks raw YAML data key by key and builds the frozen Config.
+
+Collects every problem ("key.path: message (hint)") instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mqttprint.config import (
+    ApiKey,
+    Config,
+    ConfigError,
+    HomeAssistantConfig,
+    LoggingConfig,
+    MqttConfig,
+    PrinterConfig,
+    RestConfig,
+    StorageConfig,
+    SystemAction,
+    SystemConfig,
+    TlsConfig,
+)
+
+PRINTER_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
+ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TOPIC_SAFE = re.compile(r"^[A-Za-z0-9_/.-]+$")
+ROLES = ("admin", "user", "read")
+CORE_COMMANDS = ("shutdown", "reboot", "restart")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Checker:
+    """Reads typed values out of nested dicts, recording problems with their key paths."""
+
+    def __init__(self, environ: dict[str, str], base_dir: Path) -> None:
+        self.problems: list[str] = []
+        self.environ = environ
+        self.base_dir = base_dir
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def section(self, data: Any, path: str, known: tuple[str, ...]) -> dict[str, Any]:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.problem(path, f"must be a mapping, not {type(data).__name__}")
+            return {}
+        for key in data:
+            if key not in known:
+                hint = _closest(str(key), known)
+                self.problem(f"{path}.{key}" if path else str(key),
+                             "unknown key" + (f" (did you mean '{hint}'?)" if hint else f" (known: {', '.join(known)})"))
+        return data
+
+    def get(self, data: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any,
+            check: Optional[Callable[[Any], Optional[str]]] = None, nullable: bool = False) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in data:
+            return default
+        value = data[key]
+        if value is None and (nullable or default is None):
+            return None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            self.problem(full, f"must be {_kind_name(kinds)}, not a boolean")
+            return default
+        if not isinstance(value, kinds):
+            self.problem(full, f"must be {_kind_name(kinds)}, not {type(value).__name__} ({value!r})")
+            return default
+        if check is not None:
+            message = check(value)
+            if message:
+                self.problem(full, message)
+                return default
+        return value
+
+    def secret(self, data: dict[str, Any], key: str, path: str, env_name: str) -> Optional[str]:
+        """A secret from the environment, a `<key>_file`, or the YAML value (in that order)."""
+        if env_name in self.environ:
+            return self.environ[env_name]
+        file_value = self.get(data, f"{key}_file", path, str, None)
+        if file_value:
+            try:
+                return (self.base_dir / file_value).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                self.problem(f"{path}.{key}_file", f"cannot read {file_value}: {exc.strerror or exc}")
+                return None
+        return self.get(data, key, path, str, None)
+
+    def existing_file(self, value: Optional[str], path: str) -> Optional[str]:
+        if value is None:
+            return None
+        candidate = Path(value) if Path(value).is_absolute() else self.base_dir / value
+        if not candidate.is_file():
+            self.problem(path, f"file not found: {value}")
+        return str(candidate)
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _closest(word: str, options: tuple[str, ...]) -> Optional[str]:
+    import difflib
+
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _between(low: float, high: float) -> Callable[[Any], Optional[str]]:
+    return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
+
+
+def _one_of(options: tuple[Any, ...]) -> Callable[[Any], Optional[str]]:
+    return lambda v: None if v in options else f"must be one of {', '.join(map(str, options))}"
+
+
+def build_config(data: Any, environ: dict[str, str], base_dir: Path, source: Optional[str]) -> Config:
+    """Validate everything; raise ConfigError with every problem, or return the Config."""
+    c = Checker(environ, base_dir)
+    root = c.section(data, "", ("mqtt", "rest", "homeassistant", "printers", "system", "storage", "logging"))
+    config = Config(
+        mqtt=_mqtt(c, root.get("mqtt")),
+        rest=_rest(c, root.get("rest")),
+        homeassistant=_homeassistant(c, root.get("homeassistant")),
+        printers=_printers(c, root.get("printers")),
+        system=_system(c, root.get("system")),
+        storage=StorageConfig(dir=c.get(c.section(root.get("storage"), "storage", ("dir",)), "dir", "storage", str, None)),
+        logging=_logging(c, root.get("logging")),
+        source=source,
+    )
+    if c.problems:
+        raise ConfigError(c.problems)
+    return config
+
+
+def _mqtt(c: Checker, raw: Any) -> MqttConfig:
+    p = "mqtt"
+    d = c.section(raw, p, ("host", "port", "username", "password", "password_file", "base_topic", "client_id",
+                           "protocol", "keepalive", "terminal", "tls", "telemetry_interval", "max_command_age", "max_payload"))
+    t = c.section(d.get("tls"), f"{p}.tls", ("enabled", "ca_file", "cert_file", "key_file", "insecure"))
+    tls = TlsConfig(
+        enabled=c.get(t, "enabled", f"{p}.tls", bool, False),
+        ca_file=c.get(t, "ca_file", f"{p}.tls", str, None),
+        cert_file=c.get(t, "cert_file", f"{p}.tls", str, None),
+        key_file=c.get(t, "key_file", f"{p}.tls", str, None),
+        insecure=c.get(t, "insecure", f"{p}.tls", bool, False),
+    )
+    if tls.enabled:
+        tls = dataclasses.replace(
+            tls,
+            ca_file=c.existing_file(tls.ca_file, f"{p}.tls.ca_file"),
+            cert_file=c.existing_file(tls.cert_file, f"{p}.tls.cert_file"),
+            key_file=c.existing_file(tls.key_file, f"{p}.tls.key_file"),
+        )
+        if bool(tls.cert_file) != bool(tls.key_file):
+            c.problem(f"{p}.tls", "cert_file and key_file go together (client certificate)")
+    protocol = c.get(d, "protocol", p, (int, str), 5)
+    protocol = {5: 5, "5": 5, 4: 4, "4": 4, 3: 4, "3.1.1": 4, "311": 4}.get(protocol, None)
+    if protocol is None:
+        c.problem(f"{p}.protocol", "must be 5 (MQTT 5) or 3.1.1 (MQTT 3.1.1)")
+        protocol = 5
+    base_topic = c.get(d, "base_topic", p, str, "mqttprint",
+                       lambda v: None if TOPIC_SAFE.match(v) and not v.startswith("/") and not v.endswith("/")
+                       else "letters, digits, _ - . / only; no wildcards, no leading/trailing /")
+    return MqttConfig(
+        host=c.get(d, "host", p, str, "127.0.0.1", lambda v: None if v.strip() else "must not be empty"),
+        port=c.get(d, "port", p, int, 1883, _between(1, 65535)),
+        username=c.secret(d, "username", p, "MQTTPRINT_MQTT_USERNAME"),
+        password=c.secret(d, "password", p, "MQTTPRINT_MQTT_PASSWORD"),
+        base_topic=base_topic,
+        client_id=c.get(d, "client_id", p, str, None),
+        protocol=protocol,
+        keepalive=c.get(d, "keepalive", p, int, 30, _between(5, 3600)),
+        terminal=c.get(d, "terminal", p, bool, False),
+        tls=tls,
+        telemetry_interval=c.get(d, "telemetry_interval", p, float, 0.2, _between(0, 60)),
+        max_command_age=c.get(d, "max_command_age", p, float, 30.0, _between(0, 86400)),
+        max_payload=c.get(d, "max_payload", p, int, 16384, _between(256, 1 << 20)),
+    )
+
+
+def _rest(c: Checker, raw: Any) -> RestConfig:
+    p = "rest"
+    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb"))
+    keys: list[ApiKey] = []
+    raw_keys = c.get(d, "api_keys", p, list, [])
+    names: set[str] = set()
+    for i, item in enumerate(raw_keys):
+        kp = f"{p}.api_keys[{i}]"
+        k = c.section(item, kp, ("name", "key", "key_file", "role"))
+        name = c.get(k, "name", kp, str, "", lambda v: None if re.match(r"^[A-Za-z0-9_-]{1,64}$", v) else "letters, digits, _ and - only")
+        if not name:
+            c.problem(f"{kp}.name", "required")
+        elif name in names:
+            c.problem(f"{kp}.name", f"duplicate API key name {name!r}")
+        names.add(name)
+        secret = c.secret(k, "key", kp, f"MQTTPRINT_API_KEY_{name.upper().replace('-', '_')}")
+        if not secret:
+            c.problem(f"{kp}.key", "required (or key_file, or the environment variable "
+                                   f"MQTTPRINT_API_KEY_{name.upper().replace('-', '_')})")
+        elif len(secret) < 16:
+            c.problem(f"{kp}.key", "must be at least 16 characters (generate one: python3 -c 'import secrets; print(secrets.token_hex(16))')")
+        role = c.get(k, "role", kp, str, "user", _one_of(ROLES))
+        keys.append(ApiKey(name, secret or "", role))
+    return RestConfig(
+        enabled=c.get(d, "enabled", p, bool, True),
+        host=c.get(d, "host", p, str, "0.0.0.0"),
+        port=c.get(d, "port", p, int, 5000, _between(0, 65535)),
+        api_keys=tuple(keys),
+        threads=c.get(d, "threads", p, int, 8, _between(1, 64)),
+        max_upload_mb=c.get(d, "max_upload_mb", p, int, 200, _between(1, 4096)),
+    )
+
+
+def _homeassistant(c: Checker, raw: Any) -> HomeAssistantConfig:
+    d = c.section(raw, "homeassistant", ("discovery", "prefix"))
+    return HomeAssistantConfig(
+        discovery=c.get(d, "discovery", "homeassistant", bool, True),
+        prefix=c.get(d, "prefix", "homeassistant", str, "homeassistant",
+                     lambda v: None if TOPIC_SAFE.match(v) else "letters, digits, _ - . / only"),
+    )
+
+
+def _script(c: Checker, d: dict[str, Any], key: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = c.get(d, key, path, (list, str), None)
+    if value is None:
+        return default
+    lines = value.splitlines() if isinstance(value, str) else value
+    out = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, str):
+            c.problem(f"{path}.{key}[{i}]", "must be a G-code string")
+        elif line.strip():
+            out.append(line.strip())
+    return tuple(out)
+
+
+def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
+    if raw is None:
+        raw = [{"id": "printer", "port": "sim://marlin"}]
+    if not isinstance(raw, list) or not raw:
+        c.problem("printers", "must be a non-empty list of printers")
+        return ()
+    printers: list[PrinterConfig] = []
+    ids: set[str] = set()
+    ports: dict[str, str] = {}
+    known = ("id", "name", "port", "baudrate", "autoconnect", "flow_control", "rx_buffer", "reset_on_connect",
+             "temperature_interval", "position_interval", "ok_timeout", "pause_script", "resume_script", "cancel_script")
+    for i, item in enumerate(raw):
+        p = f"printers[{i}]"
+        d = c.section(item, p, known)
+        pid = c.get(d, "id", p, str, "", lambda v: None if PRINTER_ID.match(v) else
+                    "must match [a-z0-9_-]+ (it is an MQTT topic segment and a URL path segment)")
+        if "id" not in d:
+            c.problem(f"{p}.id", "required")
+        elif pid and pid in ids:
+            c.problem(f"{p}.id", f"duplicate printer id {pid!r}")
+        ids.add(pid)
+        port = c.get(d, "port", p, str, "", lambda v: None if v.strip() else "must not be empty")
+        if "port" not in d:
+            c.problem(f"{p}.port", "required (a device path, auto, sim://marlin, rfc2217://host:port or socket://host:port)")
+        elif port and port != "auto" and port in ports:
+            c.problem(f"{p}.port", f"port {port!r} is already used by printer {ports[port]!r}")
+        ports.setdefault(port, pid or str(d.get('id')))
+        printers.append(PrinterConfig(
+            id=pid or f"printer{i}",
+            name=c.get(d, "name", p, str, pid or f"printer{i}"),
+            port=port,
+            baudrate=c.get(d, "baudrate", p, int, 115200, _between(300, 4_000_000)),
+            autoconnect=c.get(d, "autoconnect", p, bool, True),
+            flow_control=c.get(d, "flow_control", p, str, "ping-pong", _one_of(("ping-pong", "window"))),
+            rx_buffer=c.get(d, "rx_buffer", p, int, 128, _between(32, 65536)),
+            reset_on_connect=c.get(d, "reset_on_connect", p, bool, False),
+            temperature_interval=c.get(d, "temperature_interval", p, float, 2.0, _between(0, 3600)),
+            position_interval=c.get(d, "position_interval", p, float, 5.0, _between(0, 3600)),
+            ok_timeout=c.get(d, "ok_timeout", p, float, 10.0, _between(0.5, 600)),
+            pause_script=_script(c, d, "pause_script", p, ()),
+            resume_script=_script(c, d, "resume_script", p, ()),
+            cancel_script=_script(c, d, "cancel_script", p, PrinterConfig.__dataclass_fields__["cancel_script"].default),
+        ))
+    return tuple(printers)
+
+
+def _system(c: Checker, raw: Any) -> SystemConfig:
+    p = "system"
+    d = c.section(raw, p, ("commands", "actions", "mqtt_enabled"))
+    cmds = c.section(d.get("commands"), f"{p}.commands", CORE_COMMANDS)
+    commands = {name: c.get(cmds, name, f"{p}.commands", str, None) for name in CORE_COMMANDS}
+    actions: list[SystemAction] = []
+    seen: set[str] = set()
+    for i, item in enumerate(c.get(d, "actions", p, list, [])):
+        ap = f"{p}.actions[{i}]"
+        a = c.section(item, ap, ("action", "name", "command", "confirm", "async", "ignore", "shell", "timeout"))
+        action = c.get(a, "action", ap, str, "", lambda v: None if ACTION_ID.match(v) else "letters, digits, _ . - only")
+        if not action:
+            c.problem(f"{ap}.action", "required")
+            continue
+        if action == "divider":
+            actions.append(SystemAction("divider"))
+            continue
+        if action in seen:
+            c.problem(f"{ap}.action", f"duplicate action {action!r}")
+        seen.add(action)
+        command = c.get(a, "command", ap, str, None)
+        if not command:
+            c.problem(f"{ap}.command", "required for every action except dividers")
+        actions.append(SystemAction(
+            action=action,
+            name=c.get(a, "name", ap, str, action),
+            command=command,
+            confirm=c.get(a, "confirm", ap, str, None, nullable=True),
+            async_=c.get(a, "async", ap, bool, False),
+            ignore=c.get(a, "ignore", ap, bool, False),
+            shell=c.get(a, "shell", ap, bool, False),
+            timeout=c.get(a, "timeout", ap, float, 60.0, _between(0.1, 86400)),
+        ))
+    return SystemConfig(commands=commands, actions=tuple(actions), mqtt_enabled=c.get(d, "mqtt_enabled", p, bool, True))
+
+
+def _logging(c: Checker, raw: Any) -> LoggingConfig:
+    d = c.section(raw, "logging", ("level", "serial_traffic"))
+    level = c.get(d, "level", "logging", str, "INFO")
+    if level.upper() not in LOG_LEVELS:
+        c.problem("logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
+        level = "INFO"
+    return LoggingConfig(level=level.upper(), serial_traffic=c.get(d, "serial_traffic", "logging", bool, False))
+
+
+SECRET_KEYS = {"password", "key"}
+
+
+def config_to_dict(config: Config, *, redact: bool = True) -> dict[str, Any]:
+    """Plain data for printing; secrets become "***" when `redact`."""
+
+    def convert(value: Any, key: str = "") -> Any:
+        if dataclasses.is_dataclass(value):
+            return {("async" if f.name == "async_" else f.name): convert(getattr(value, f.name), f.name)
+                    for f in dataclasses.fields(value) if f.name != "source"}
+        if isinstance(value, (tuple, list)):
+            return [convert(v) for v in value]
+        if isinstance(value, dict) or hasattr(value, "items"):
+            return {k: convert(v, k) for k, v in value.items()}
+        if redact and key in SECRET_KEYS and value:
+            return "***"
+        return value
+
+    return convert(config)

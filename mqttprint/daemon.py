@@ -1,0 +1,89 @@
+"""The composition root: builds every object from the config, starts and stops them in order.
+
+Only this module constructs services and starts threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from mqttprint.config import Config, PrinterConfig
+from mqttprint.protocol.params import EngineParams
+from mqttprint.protocol.sendqueue import Flow
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.commands import CommandRegistry, Context
+from mqttprint.runtime.printer_actions import register_printer_actions
+from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.serial_link import LinkSettings
+
+log = logging.getLogger(__name__)
+
+
+def engine_params(printer: PrinterConfig, config: Config) -> EngineParams:
+    """The protocol engine's parameters for one printer."""
+    return EngineParams(
+        flow=Flow(printer.flow_control),
+        rx_buffer=printer.rx_buffer,
+        ok_timeout=printer.ok_timeout,
+        temperature_interval=printer.temperature_interval,
+        position_interval=printer.position_interval,
+        emit_traffic=config.mqtt.terminal or config.logging.serial_traffic,
+    )
+
+
+def link_settings(printer: PrinterConfig) -> LinkSettings:
+    """How to reach one printer."""
+    return LinkSettings(
+        port=printer.port,
+        baudrate=printer.baudrate,
+        autoconnect=printer.autoconnect,
+        reset_on_connect=printer.reset_on_connect,
+    )
+
+
+class Gateway:
+    """Everything one `mqttprint run` process runs: printers, command registry, MQTT, REST."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus = EventBus()
+        self.printers: dict[str, PrinterService] = {
+            p.id: PrinterService(p.id, link_settings(p), engine_params(p, config), self.bus) for p in config.printers
+        }
+        default = config.printers[0].id if config.printers else None
+        self.services: dict[str, object] = {}
+        self.registry = CommandRegistry(Context(self.printers, default, self.services))
+        register_printer_actions(self.registry)
+        self.mqtt: Optional[object] = None
+        self.rest: Optional[object] = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        """Start printers first (a print never waits for a transport), then MQTT, then REST."""
+        for printer in self.printers.values():
+            printer.start()
+        from mqttprint.mqtt.bridge import MqttBridge
+
+        self.mqtt = MqttBridge(self.config, self.registry, self.bus, self.printers)
+        self.mqtt.start()
+        if self.config.rest.enabled:
+            from mqttprint.rest.server import RestServer
+
+            self.rest = RestServer(self.config, self.registry, self.printers)
+            self.rest.start()
+
+    def stop(self) -> None:
+        """Stop in reverse order: REST, MQTT (publishes offline), printers (closes ports)."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for part in (self.rest, self.mqtt):
+            if part is not None:
+                try:
+                    part.stop()  # type: ignore[attr-defined]
+                except Exception:  # keep stopping the rest; log the failure with its traceback
+                    log.exception("stopping %s failed", type(part).__name__)
+        for printer in self.printers.values():
+            printer.stop()

@@ -1,0 +1,91 @@
+"""The printer's built-in actions: G-code commands, emergency, connection, state.
+
+Each is registered once in the command registry and reached from MQTT and REST alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mqttprint.protocol.errors import InvalidCommand
+from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_int, arg_str
+
+#: Longest G-code payload accepted in one request (a page of commands, not a job: jobs are files).
+MAX_PAYLOAD_LINES = 200
+
+#: What `B/emergency` and the emergency action accept: the codes and Marlin's M876 form.
+EMERGENCY_ALIASES = {"": "M112", "PRESS": "M112", "STOP": "M112"}
+
+
+def commands_from_args(args: Any) -> str:
+    """`{"command": "M114"}` or `{"commands": ["G28", "M114"]}` -> G-code text (validated by the service)."""
+    has_one, has_many = "command" in args, "commands" in args
+    if has_one == has_many:
+        raise InvalidCommand("give exactly one of 'command' (a string) or 'commands' (a list of strings)")
+    if has_one:
+        value = args["command"]
+        if not isinstance(value, str):
+            raise InvalidCommand("'command' must be a string")
+        lines = [value]
+    else:
+        value = args["commands"]
+        if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+            raise InvalidCommand("'commands' must be a non-empty list of strings")
+        lines = value
+    if len(lines) > MAX_PAYLOAD_LINES:
+        raise InvalidCommand(f"at most {MAX_PAYLOAD_LINES} commands per request")
+    for line in lines:
+        if "\n" in line or "\r" in line:
+            raise InvalidCommand("one command per list entry: line breaks are not allowed inside a command")
+    return "\n".join(lines)
+
+
+def send_commands(context: Context, request: Request) -> ActionResult:
+    """Queue G-code (emergency codes inside take the fast path). Handles carry the replies."""
+    printer = context.printer(request.printer_id)
+    text = commands_from_args(request.args)
+    if text.count("\n") + 1 > MAX_PAYLOAD_LINES:
+        raise InvalidCommand(f"at most {MAX_PAYLOAD_LINES} commands per request")
+    handles = printer.submit(text)
+    return ActionResult(data={"queued": len(handles)}, handles=tuple(handles))
+
+
+def emergency(context: Context, request: Request) -> ActionResult:
+    """Write an emergency command at once; M112 by default."""
+    printer = context.printer(request.printer_id)
+    command = (arg_str(request.args, "command", "M112") or "").strip()
+    command = EMERGENCY_ALIASES.get(command.upper(), command)
+    handle = printer.emergency(command)
+    return ActionResult(data={"command": handle.command}, handles=(handle,))
+
+
+def connect(context: Context, request: Request) -> ActionResult:
+    """(Re)open the printer's port, optionally with another port/baud rate."""
+    printer = context.printer(request.printer_id)
+    port = arg_str(request.args, "port")
+    baudrate = arg_int(request.args, "baudrate", minimum=300, maximum=4_000_000)
+    if port is not None and (not port or any(ord(ch) < 0x20 for ch in port) or len(port) > 256):
+        raise InvalidCommand("'port' must be a device path or URL")
+    printer.connect(port or None, baudrate)
+    return ActionResult(data={"state": printer.snapshot().state_text})
+
+
+def disconnect(context: Context, request: Request) -> ActionResult:
+    """Close the printer's port and stay disconnected."""
+    printer = context.printer(request.printer_id)
+    printer.disconnect()
+    return ActionResult(data={"state": printer.snapshot().state_text})
+
+
+def state(context: Context, request: Request) -> ActionResult:
+    """The printer's current snapshot."""
+    return ActionResult(data=context.printer(request.printer_id).snapshot())
+
+
+def register_printer_actions(registry: CommandRegistry) -> None:
+    """Register the printer actions (names are part of the transports' contract)."""
+    registry.register("printer.command", send_commands, "Send G-code; emergency codes bypass the queue")
+    registry.register("printer.emergency", emergency, "Emergency command (M112 default, M108, M410, M876 S<n>, M524)")
+    registry.register("connection.connect", connect, "Open (or re-open and reset) the printer's port")
+    registry.register("connection.disconnect", disconnect, "Close the printer's port")
+    registry.register("printer.state", state, "Current state snapshot")

@@ -1,0 +1,198 @@
+"""One printer as the transports see it: submit commands, emergency, connect, snapshots, events.
+
+Wraps a `SerialLink`. Everything that touches the engine runs on the serial thread (as intents);
+callers get `CommandHandle`s that complete with the firmware's reply lines.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from mqttprint.printer import model
+from mqttprint.printer.model import PrinterSnapshot
+from mqttprint.protocol import gcode
+from mqttprint.protocol.engine import Engine
+from mqttprint.protocol.errors import InvalidCommand, NotOperational
+from mqttprint.protocol.events import CommandFinished, Event, Priority
+from mqttprint.protocol.params import EngineParams
+from mqttprint.protocol.sendqueue import JobSource
+from mqttprint.protocol.states import OPERATIONAL_STATES
+from mqttprint.runtime.bus import BusMessage, EventBus
+from mqttprint.runtime.serial_link import LinkSettings, SerialLink
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """How a command ended: acknowledged (`ok`) or not, with the firmware's reply lines."""
+
+    command: str
+    ok: bool
+    lines: tuple[str, ...]
+    error: str
+    sent_at: Optional[float]
+    finished_at: float
+
+    @property
+    def duration(self) -> Optional[float]:
+        """Seconds from writing the command to its `ok` (None if it was never written)."""
+        return None if self.sent_at is None else self.finished_at - self.sent_at
+
+
+class CommandHandle:
+    """A future for one command's result. Thread-safe."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self._future: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
+
+    def result(self, timeout: Optional[float] = None) -> CommandResult:
+        """Wait for the result; raises TimeoutError when it does not come in time."""
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"no reply to {self.command!r} within {timeout} s") from None
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def add_done_callback(self, callback: Callable[[CommandResult], None]) -> None:
+        """Call `callback(result)` when done (at once, on this thread, if already done)."""
+        self._future.add_done_callback(lambda f: callback(f.result()))
+
+    def _complete(self, result: CommandResult) -> None:
+        if not self._future.done():
+            self._future.set_result(result)
+
+
+class PrinterService:
+    """The printer-facing API shared by MQTT and REST (through the command registry)."""
+
+    def __init__(
+        self,
+        printer_id: str,
+        settings: LinkSettings,
+        params: EngineParams,
+        bus: EventBus,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.printer_id = printer_id
+        self.bus = bus
+        self._wall_clock = wall_clock
+        self._snapshot = PrinterSnapshot(printer_id)
+        self._handles: dict[int, CommandHandle] = {}  # serial thread only
+        self._snapshot_lock = threading.Lock()
+        self.link = SerialLink(printer_id, settings, params, self._on_events, self._on_connection)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.link.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self.link.stop(timeout)
+
+    def snapshot(self) -> PrinterSnapshot:
+        """The latest immutable state (never blocks)."""
+        return self._snapshot
+
+    # ------------------------------------------------------------------ commands
+    def validate(self, text: str) -> list[str]:
+        """Split and validate a payload of one or more G-code lines without sending anything."""
+        lines = gcode.split_commands(text)
+        if not lines:
+            raise InvalidCommand("no command to send (empty, or only comments)")
+        for line in lines:
+            if gcode.code_key(line) == "M110":
+                raise InvalidCommand("M110 (line numbers) is managed by the gateway")
+        return lines
+
+    def submit(self, text: str, *, priority: Priority = Priority.INTERACTIVE) -> list[CommandHandle]:
+        """Send one or more G-code lines; emergency codes among them take the fast path.
+
+        Every line is validated before anything is sent: one bad line rejects the whole payload.
+        Raises InvalidCommand (caller's fault) or NotOperational (printer not ready).
+        """
+        lines = self.validate(text)
+        if any(gcode.is_emergency(line) for line in lines):
+            # Emergencies first, at once; the rest queue behind them as usual.
+            handles = {i: self.emergency(line) for i, line in enumerate(lines) if gcode.is_emergency(line)}
+            rest = [(i, line) for i, line in enumerate(lines) if i not in handles]
+            if rest and self._snapshot.state in OPERATIONAL_STATES:
+                queued = self._queue([line for _, line in rest], priority)
+                handles.update({i: h for (i, _), h in zip(rest, queued)})
+            elif rest:
+                for i, line in rest:
+                    handles[i] = self._failed(line, "not sent: the printer left the operational state after the emergency command")
+            return [handles[i] for i in range(len(lines))]
+        if self._snapshot.state not in OPERATIONAL_STATES:
+            raise NotOperational(f"printer is not operational ({self._snapshot.state_text})")
+        return self._queue(lines, priority)
+
+    def _queue(self, lines: list[str], priority: Priority) -> list[CommandHandle]:
+        handles = [CommandHandle(line) for line in lines]
+
+        def enqueue(engine: Engine, now: float) -> None:
+            # All lines of one payload enter the lane together, in order, or none does.
+            for command_id, handle in zip(engine.submit_many(lines, now, priority), handles):
+                self._handles[command_id] = handle
+
+        self.link.call(enqueue).result(timeout=10)
+        return handles
+
+    def emergency(self, command: str = "M112") -> CommandHandle:
+        """Write an emergency command at once (M112, M108, M410, M876 S<n>, M524)."""
+        line = gcode.validate_command(command)
+        if gcode.code_key(line) not in gcode.EMERGENCY_CODES:
+            raise InvalidCommand(f"{line!r} is not an emergency command (M112, M108, M410, M876, M524)")
+        handle = CommandHandle(line)
+
+        def register(command_id: int) -> None:
+            # Runs on the serial thread inside the intent, before its events are delivered.
+            self._handles[command_id] = handle
+
+        self.link.emergency(line, on_recorded=register)
+        return handle
+
+    def _failed(self, line: str, error: str) -> CommandHandle:
+        handle = CommandHandle(line)
+        now = self._wall_clock()
+        handle._complete(CommandResult(line, False, (), error, None, now))
+        return handle
+
+    def connect(self, port: Optional[str] = None, baudrate: Optional[int] = None) -> None:
+        """(Re)connect; from Error this closes, resets the board where possible and handshakes."""
+        self.link.connect(port, baudrate)
+
+    def disconnect(self) -> None:
+        self.link.disconnect()
+
+    # ------------------------------------------------------------------ jobs (driven by the job service)
+    def call(self, intent: Callable[[Engine, float], Any], timeout: float = 10.0) -> Any:
+        """Run `intent(engine, now)` on the serial thread and return its result (or raise its error)."""
+        return self.link.call(intent).result(timeout=timeout)
+
+    def start_job(self, source: JobSource) -> None:
+        self.call(lambda engine, now: engine.start_job(source, now))
+
+    # ------------------------------------------------------------------ serial-thread callbacks
+    def _on_connection(self, port: Optional[str], baudrate: Optional[int]) -> None:
+        self._snapshot = model.connection_changed(self._snapshot, port, baudrate, self._wall_clock())
+
+    def _on_events(self, events: list[Event]) -> None:
+        wall = self._wall_clock()
+        snapshot = self._snapshot
+        for event in events:
+            snapshot = model.reduce(snapshot, event, wall)
+        self._snapshot = snapshot
+        publish = self.bus.publish
+        for event in events:
+            if type(event) is CommandFinished:
+                handle = self._handles.pop(event.command_id, None)  # type: ignore[union-attr]
+                if handle is not None:
+                    handle._complete(
+                        CommandResult(event.command, event.ok, event.lines, event.error, event.sent_at, event.finished_at)  # type: ignore[union-attr]
+                    )
+            publish(BusMessage(self.printer_id, event, wall))
