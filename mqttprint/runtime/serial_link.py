@@ -8,6 +8,7 @@ the port at once under the write lock, never waiting for the serial thread, a qu
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import errno
 import logging
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 traffic_log = logging.getLogger("mqttprint.serial.traffic")
 
 Intent = Callable[[Engine, float], Any]
+
+#: Longest a read blocks when nothing arrives: ticks (timeouts, polls) happen at least this often.
+READ_TIMEOUT = 0.02
 
 
 class Port(Protocol):
@@ -63,14 +67,17 @@ def open_port(url: str, baudrate: int, reset: bool) -> Port:
     if url.startswith("sim://"):
         from mqttprint.sim.inprocess_port import open_simulated_port
 
-        return open_simulated_port(url, reset=reset)
+        try:
+            return open_simulated_port(url, reset=reset)
+        except (OSError, ValueError) as exc:
+            raise LinkFault(f"cannot open {url}: {exc}") from exc
     if url == "auto":
         found = detect_port()
         if found is None:
             raise LinkFault("no serial port found (looked in /dev/serial/by-id, /dev/ttyUSB*, /dev/ttyACM*)")
         url = found
     try:
-        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, write_timeout=5.0, do_not_open=True)
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=READ_TIMEOUT, write_timeout=5.0, do_not_open=True)
         if hasattr(port, "exclusive"):
             try:
                 port.exclusive = True  # two hosts on one printer corrupt each other's line numbers
@@ -120,6 +127,7 @@ class SerialLink:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._halted = False  # set by an M112 fast-path write: nothing queued may follow it
+        self._fast_emergencies: collections.deque[tuple[str, Optional[Callable[[int], None]], concurrent.futures.Future[Any]]] = collections.deque()
         self._thread = threading.Thread(target=self._run, name=f"serial-{name}", daemon=True)
         self.last_error = ""
         self.alive_at = clock()
@@ -197,32 +205,42 @@ class SerialLink:
         if gcode.code_key(line) not in gcode.EMERGENCY_CODES:
             raise InvalidCommand(f"{line!r} is not an emergency command")
         data = framing.encode_plain(line)
-        written = False
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._write_lock:
             port = self._port
-            if port is not None:
-                if gcode.code_key(line) == "M112":
-                    self._halted = True
-                try:
-                    port.write(data)
-                    written = True
-                except OSError as exc:
-                    log.error("%s: emergency write failed: %s", self.name, exc)
-        if not written:
-            raise NotOperational("printer is not connected: the emergency command could not be written")
+            if port is None:
+                raise NotOperational("printer is not connected: the emergency command could not be written")
+            if gcode.code_key(line) == "M112":
+                self._halted = True
+            # Recorded BEFORE the write: the serial thread registers it before it feeds any
+            # bytes read after this point, so the firmware's `ok` for it is never mistaken for
+            # a stray one (which would leave the window waiting for an `ok` that never comes).
+            self._fast_emergencies.append((line, on_recorded, future))
+            try:
+                port.write(data)
+            except OSError as exc:
+                log.error("%s: emergency write failed: %s", self.name, exc)
         if traffic_log.isEnabledFor(logging.DEBUG):
             traffic_log.debug("%s >>! %s", self.name, line)
+        self._wake_thread()
+        return future
 
-        def record(engine: Engine, now: float) -> Any:
-            command_id, follow_up = engine.emergency(line, now, already_written=True)
+    def _record_emergencies(self) -> None:
+        """Serial thread: hand fast-path emergency writes to the engine (in write order)."""
+        while self._fast_emergencies:
+            line, on_recorded, future = self._fast_emergencies.popleft()
+            try:
+                command_id, follow_up = self.engine.emergency(line, self._clock(), already_written=True)
+            except Exception as exc:  # handed to the caller through the future
+                future.set_exception(exc)
+                continue
             if on_recorded is not None:
                 on_recorded(command_id)
             if follow_up:
                 self._write(follow_up, bypass_halt=True)
-            self._halted = False
-            return command_id
-
-        return self.call(record)
+            if gcode.code_key(line) == "M112":
+                self._halted = False  # the engine is in Error now and sends nothing more
+            future.set_result(command_id)
 
     # ------------------------------------------------------------------ the thread
     def _wake_thread(self) -> None:
@@ -260,6 +278,7 @@ class SerialLink:
 
     def _run_online(self) -> None:
         engine = self.engine
+        self._record_emergencies()
         self._process_inbox()
         port = self._port
         if port is None:
@@ -272,16 +291,18 @@ class SerialLink:
         except OSError as exc:  # SerialException is an OSError: the port vanished
             self._lost(f"serial port lost: {exc}")
             return
+        self._record_emergencies()
         now = self._clock()
+        events: list[Event] = []
         if data:
             if traffic_log.isEnabledFor(logging.DEBUG):
                 traffic_log.debug("%s << %r", self.name, data)
-            engine.receive_data(data, now)
-        engine.tick(now)
+            events = engine.receive_data(data, now)
+        events += engine.tick(now)
         out = engine.data_to_send(now)
-        if out and not self._write(out):
-            return
-        events = engine.drain_events()
+        if out:
+            self._write(out)  # on failure the link is closed and the events say so
+        events += engine.drain_events()
         if events:
             self._on_events(events)
 
@@ -292,8 +313,8 @@ class SerialLink:
         if self._wake.is_set():
             self._wake.clear()
             return b""
-        if hasattr(port, "timeout"):
-            port.timeout = timeout  # type: ignore[attr-defined]
+        # The read timeout is fixed at open (changing pyserial's `timeout` reconfigures the tty
+        # with termios calls every time); new intents interrupt the read through cancel_read().
         first = port.read(1)
         if not first:
             return b""

@@ -1,0 +1,98 @@
+"""A minimal Marlin-like responder on a pseudo-terminal, for benchmarks (run as its own process).
+
+Answers `ok` to every complete line (after an optional delay, modelling USB adapter + firmware
+turnaround), answers M115 with a Marlin identity, and records the arrival time
+(CLOCK_MONOTONIC, shared by all processes on the machine) of every emergency line. It stands in
+for the firmware the peers were measured against (shared/reference/measured-peers.md), so the
+numbers compare; the full simulator (`mqttprint simulate`) is heavier and is not what is
+measured here.
+
+Usage: python bench/responder.py --ok-delay-ms 0 --window 0   (prints the pty path, then serves;
+SIGTERM prints a JSON summary to stdout and exits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import select
+import signal
+import sys
+import termios
+import time
+import tty
+
+M115 = (
+    b"FIRMWARE_NAME:Marlin 2.1.2.1 (bench) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin PROTOCOL_VERSION:1.0 "
+    b"MACHINE_TYPE:3D Printer EXTRUDER_COUNT:1\nCap:EMERGENCY_PARSER:1\nCap:AUTOREPORT_TEMP:0\nok\n"
+)
+EMERGENCY = (b"M112", b"M108", b"M410", b"M876", b"M524")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ok-delay-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    delay = args.ok_delay_ms / 1000.0
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    print(os.ttyname(slave), flush=True)
+    arrivals: list[tuple[str, float]] = []
+    lines = 0
+    pending: list[tuple[float, int, bytes]] = []  # (due time, seq, reply)
+    seq = 0
+    stop = False
+
+    def on_term(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    buffer = b""
+    while not stop:
+        timeout = 0.2
+        if pending:
+            timeout = max(0.0, pending[0][0] - time.monotonic())
+        try:
+            ready, _, _ = select.select([master], [], [], timeout)
+        except InterruptedError:
+            continue
+        now = time.monotonic()
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                time.sleep(0.01)  # no slave open yet (EIO): wait for the host
+                continue
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                body = line.split(b"*")[0].strip()
+                if body.startswith(b"N"):
+                    body = body.split(b" ", 1)[1] if b" " in body else b""
+                if body.startswith(EMERGENCY):
+                    arrivals.append((body.decode(), now))
+                    if body.startswith(b"M112"):
+                        continue  # no ok for M112
+                lines += 1
+                reply = M115 if body.startswith(b"M115") else (b"ok T:21.0 /0.0 B:21.0 /0.0\n" if body.startswith(b"M105") else b"ok\n")
+                if delay:
+                    seq += 1
+                    heapq.heappush(pending, (now + delay, seq, reply))
+                else:
+                    os.write(master, reply)
+        now = time.monotonic()
+        while pending and pending[0][0] <= now:
+            os.write(master, heapq.heappop(pending)[2])
+    print(json.dumps({"lines": lines, "emergency": arrivals}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Command line: argument parsing only; the work happens in daemon.py, config.py and sim/.
+
+Exit codes: 0 success, 1 runtime failure (e.g. cannot bind the REST port), 2 invalid
+configuration or usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from mqttprint import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mqttprint",
+        description="A 3D printer's serial port as a first-class MQTT device, with an OctoPrint-compatible REST API.",
+        epilog="Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"mqttprint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the gateway in the foreground (what systemd runs)")
+    run.add_argument("--config", "-c", default="config.yaml", help="configuration file (default: %(default)s)")
+    run.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="override logging.level")
+
+    check = sub.add_parser("check-config", help="validate a configuration file and print every problem")
+    check.add_argument("config", nargs="?", default="config.yaml", help="configuration file (default: %(default)s)")
+    check.add_argument("--print", dest="print_config", action="store_true",
+                       help="print the effective configuration (secrets redacted)")
+
+    simulate = sub.add_parser("simulate", help="expose the built-in Marlin simulator on a pseudo-terminal")
+    simulate.add_argument("--link", help="create a symlink to the pseudo-terminal at this path (e.g. /tmp/printer)")
+    simulate.add_argument("--advanced-ok", action="store_true", help="answer with ADVANCED_OK (ok N.. P.. B..)")
+    simulate.add_argument("--checksum-error-rate", type=float, default=0.0, help="inject checksum errors (0..1)")
+    simulate.add_argument("--drop-ok-rate", type=float, default=0.0, help="drop this fraction of oks (0..1)")
+    simulate.add_argument("--move-timing", action="store_true", help="moves take real time (planner fills up)")
+    simulate.add_argument("--ok-latency", type=float, default=0.0, help="delay every ok by this many seconds")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed for fault injection")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `mqttprint` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from mqttprint.runner import run_gateway
+
+        return run_gateway(args.config, args.log_level)
+    if args.command == "check-config":
+        return _check_config(args.config, args.print_config)
+    if args.command == "simulate":
+        from mqttprint.sim.pty_link import main as simulate_main
+
+        forwarded = []
+        if args.link:
+            forwarded += ["--link", args.link]
+        if args.advanced_ok:
+            forwarded.append("--advanced-ok")
+        if args.move_timing:
+            forwarded.append("--move-timing")
+        forwarded += ["--checksum-error-rate", str(args.checksum_error_rate), "--drop-ok-rate", str(args.drop_ok_rate),
+                      "--ok-latency", str(args.ok_latency), "--seed", str(args.seed)]
+        return int(simulate_main(forwarded) or 0)
+    parser.print_help()
+    return EXIT_CONFIG
+
+
+def _check_config(path: str, print_config: bool) -> int:
+    from mqttprint.config import ConfigError, dump_config, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: OK ({len(config.printers)} printer(s): {', '.join(p.id for p in config.printers)})")
+    if print_config:
+        print(dump_config(config))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
