@@ -17,6 +17,7 @@ from mqttprint.runtime.commands import CommandRegistry, Context
 from mqttprint.runtime.printer_actions import register_printer_actions
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.serial_link import LinkSettings
+from mqttprint.runtime.system_commands import SystemCommands, register_system_actions
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Gateway:
         self.services: dict[str, object] = {}
         self.registry = CommandRegistry(Context(self.printers, default, self.services))
         register_printer_actions(self.registry)
+        self.services["system"] = SystemCommands(config.system, self.bus)
+        register_system_actions(self.registry)
         self.mqtt: Optional[object] = None
         self.rest: Optional[object] = None
         self._stopped = threading.Event()
