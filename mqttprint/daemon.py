@@ -17,6 +17,9 @@ from mqttprint.runtime.commands import CommandRegistry, Context
 from mqttprint.runtime.printer_actions import register_printer_actions
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.serial_link import LinkSettings
+from mqttprint.runtime.file_store import FileStore
+from mqttprint.runtime.job_actions import JobsService, register_job_actions
+from mqttprint.runtime.storage import state_dir
 from mqttprint.runtime.system_commands import SystemCommands, register_system_actions
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,11 @@ class Gateway:
         register_printer_actions(self.registry)
         self.services["system"] = SystemCommands(config.system, self.bus)
         register_system_actions(self.registry)
+        self.state_dir = state_dir(config.storage.dir)
+        store = FileStore(self.state_dir / "uploads", config.rest.max_upload_mb * 1024 * 1024)
+        self.jobs = JobsService(config, store, self.printers, self.bus)
+        self.services["jobs"] = self.jobs
+        register_job_actions(self.registry)
         self.mqtt: Optional[object] = None
         self.rest: Optional[object] = None
         self._stopped = threading.Event()
@@ -67,6 +75,7 @@ class Gateway:
         """Start printers first (a print never waits for a transport), then MQTT, then REST."""
         for printer in self.printers.values():
             printer.start()
+        self.jobs.start()
         from mqttprint.mqtt.bridge import MqttBridge
 
         self.mqtt = MqttBridge(self.config, self.registry, self.bus, self.printers)
@@ -78,15 +87,22 @@ class Gateway:
             self.rest.start()
 
     def stop(self) -> None:
-        """Stop in reverse order: REST, MQTT (publishes offline), printers (closes ports)."""
+        """Stop REST first (no new requests), then the printers (a running print is reported as
+        interrupted while MQTT can still publish it), then MQTT (publishes offline)."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for part in (self.rest, self.mqtt):
-            if part is not None:
-                try:
-                    part.stop()  # type: ignore[attr-defined]
-                except Exception:  # keep stopping the rest; log the failure with its traceback
-                    log.exception("stopping %s failed", type(part).__name__)
+        self._stop_part(self.rest)
+        self.jobs.stop()
         for printer in self.printers.values():
             printer.stop()
+        self._stop_part(self.mqtt)
+
+    @staticmethod
+    def _stop_part(part: Optional[object]) -> None:
+        if part is None:
+            return
+        try:
+            part.stop()  # type: ignore[attr-defined]
+        except Exception:  # keep stopping the rest; log the failure with its traceback
+            log.exception("stopping %s failed", type(part).__name__)

@@ -263,7 +263,9 @@ class SerialLink:
                     self._run_online()
         finally:
             if self._port is not None:
-                self._close(self._clock(), "")
+                # A print cut short by a shutdown is reported as interrupted, never silently lost.
+                reason = "mqttprint stopped while printing: the print was interrupted" if self.engine.job is not None else ""
+                self._close(self._clock(), reason)
 
     def _run_offline(self) -> None:
         now = self._clock()

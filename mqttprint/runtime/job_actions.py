@@ -1,0 +1,182 @@
+"""Job and file actions in the command registry (shared by REST `/api/job`, `/api/files` and MQTT `B/job`).
+
+Actions: job.status, job.start {file?}, job.restart, job.pause {action}, job.resume, job.cancel,
+files.list, files.get {name}, files.upload {name, stream, select, print}, files.select {name, print},
+files.unselect, files.delete {name}.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Optional
+
+from mqttprint.config import Config
+from mqttprint.protocol.errors import InvalidCommand, NotOperational
+from mqttprint.protocol.states import BUSY_STATES, JOB_ACTIVE_STATES
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, NotFound, Request, arg_bool, arg_str
+from mqttprint.runtime.file_store import FileStore, StoredFile, sanitize_name
+from mqttprint.runtime.jobs import PrinterJobs
+from mqttprint.runtime.printer_service import PrinterService
+
+log = logging.getLogger(__name__)
+
+
+class JobsService:
+    """The file store and every printer's job control; publishes progress about once a second."""
+
+    def __init__(self, config: Config, store: FileStore, printers: dict[str, PrinterService], bus: EventBus,
+                 progress_interval: float = 1.0) -> None:
+        self.store = store
+        self.jobs = {pid: PrinterJobs(printer, store, config.printer(pid), bus) for pid, printer in printers.items()}
+        self._interval = progress_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-progress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            for jobs in self.jobs.values():
+                if jobs.printer.snapshot().state in JOB_ACTIVE_STATES:
+                    try:
+                        jobs.publish_progress()
+                    except Exception:  # a progress hiccup must never stop the ticker
+                        log.exception("publishing progress failed")
+
+    def in_use(self, name: str) -> bool:
+        """Whether a file is the selected file of a printer with an active job."""
+        return any(j.selected == name and j.printer.snapshot().state in BUSY_STATES for j in self.jobs.values())
+
+
+def _service(context: Context) -> JobsService:
+    service = context.services.get("jobs")
+    if not isinstance(service, JobsService):
+        raise NotFound("jobs are not available")
+    return service
+
+
+def _jobs(context: Context, request: Request) -> PrinterJobs:
+    printer = context.printer(request.printer_id)
+    return _service(context).jobs[printer.printer_id]
+
+
+def file_entry(stored: StoredFile) -> dict[str, Any]:
+    """The transport-neutral description of a stored file (REST adds refs)."""
+    return {"name": stored.name, "path": stored.name, "display": stored.name, "origin": "local", "type": "machinecode",
+            "typePath": ["machinecode", "gcode"], "size": stored.size, "date": stored.date, "lines": stored.lines}
+
+
+def job_status(context: Context, request: Request) -> ActionResult:
+    return ActionResult(data=_jobs(context, request).job_info())
+
+
+def job_start(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).start(arg_str(request.args, "file"))
+    return ActionResult(data={"started": True})
+
+
+def job_restart(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).restart()
+    return ActionResult(data={"restarted": True})
+
+
+def job_pause(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).pause(arg_str(request.args, "action", "toggle") or "toggle")
+    return ActionResult(data={"paused": True})
+
+
+def job_resume(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).pause("resume")
+    return ActionResult(data={"resumed": True})
+
+
+def job_cancel(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).cancel()
+    return ActionResult(data={"cancelled": True})
+
+
+def files_list(context: Context, request: Request) -> ActionResult:
+    store = _service(context).store
+    free, total = store.usage()
+    return ActionResult(data={"files": [file_entry(f) for f in store.list()], "free": free, "total": total})
+
+
+def files_get(context: Context, request: Request) -> ActionResult:
+    name = arg_str(request.args, "name", required=True) or ""
+    return ActionResult(data=file_entry(_service(context).store.get(name)))
+
+
+def files_upload(context: Context, request: Request) -> ActionResult:
+    """{"name", "stream" (binary file object), "select", "print"} -> stored entry + effective flags."""
+    service = _service(context)
+    name = sanitize_name(arg_str(request.args, "name", required=True) or "")
+    stream = request.args.get("stream")
+    if stream is None or not hasattr(stream, "read"):
+        raise InvalidCommand("no file to upload")
+    if service.in_use(name):
+        raise NotOperational("Trying to overwrite file that is currently being printed")
+    stored = service.store.save(name, stream)
+    select, start = arg_bool(request.args, "select"), arg_bool(request.args, "print")
+    jobs = _jobs(context, request)
+    effective_select = effective_print = False
+    if (select or start) and jobs.printer.snapshot().flags["ready"]:
+        jobs.select(stored.name, start=False)
+        effective_select = True
+        if start:
+            jobs.start()
+            effective_print = True
+    return ActionResult(data={"file": file_entry(stored), "effectiveSelect": effective_select, "effectivePrint": effective_print})
+
+
+def files_select(context: Context, request: Request) -> ActionResult:
+    name = arg_str(request.args, "name", required=True) or ""
+    _jobs(context, request).select(name, start=arg_bool(request.args, "print"))
+    return ActionResult(data={"selected": name})
+
+
+def files_unselect(context: Context, request: Request) -> ActionResult:
+    _jobs(context, request).unselect()
+    return ActionResult(data={"selected": None})
+
+
+def files_delete(context: Context, request: Request) -> ActionResult:
+    service = _service(context)
+    name = arg_str(request.args, "name", required=True) or ""
+    service.store.path_of(name)
+    if service.in_use(name):
+        raise NotOperational("Trying to delete a file that is currently in use")
+    for jobs in service.jobs.values():
+        if jobs.selected == name:
+            jobs.selected = None
+    service.store.delete(name)
+    return ActionResult(data={"deleted": name})
+
+
+def register_job_actions(registry: CommandRegistry) -> None:
+    for name, handler, description in (
+        ("job.status", job_status, "OctoPrint's job document"),
+        ("job.start", job_start, "Start the selected (or given) file"),
+        ("job.restart", job_restart, "Restart the paused job from the beginning"),
+        ("job.pause", job_pause, "Pause, resume or toggle the job"),
+        ("job.resume", job_resume, "Resume the paused job"),
+        ("job.cancel", job_cancel, "Cancel the job and run the cancel script"),
+        ("files.list", files_list, "List stored G-code files"),
+        ("files.get", files_get, "One stored file"),
+        ("files.upload", files_upload, "Store an uploaded file, optionally select/print it"),
+        ("files.select", files_select, "Select a stored file, optionally print it"),
+        ("files.unselect", files_unselect, "Unselect the current file"),
+        ("files.delete", files_delete, "Delete a stored file"),
+    ):
+        registry.register(name, handler, description)
+
+
+def job_arg(request: Request) -> Optional[str]:
+    """The `file` argument of a job request, if any."""
+    return arg_str(request.args, "file")

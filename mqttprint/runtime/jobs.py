@@ -1,0 +1,253 @@
+"""Print jobs of one printer: select a stored file, start/restart/pause/resume/cancel, progress.
+
+Streaming itself is the engine's job lane (lines pulled lazily from `GcodeFileSource`, so memory
+stays flat); this class opens the file, keeps print time (paused time excluded), reacts to the
+firmware's host actions (`//action:pause|resume|cancel`) exactly like the API calls, and reports
+OctoPrint's job/progress shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Optional
+
+from mqttprint.config import PrinterConfig
+from mqttprint.printer.job import GcodeFileSource, time_left
+from mqttprint.protocol.engine import Engine
+from mqttprint.protocol.errors import InvalidCommand, NotOperational
+from mqttprint.protocol.events import HostActionReceived, JobEnded, JobPaused, JobResumed, JobStarted
+from mqttprint.protocol.states import BUSY_STATES, JOB_ACTIVE_STATES, PrinterState
+from mqttprint.runtime.bus import BusMessage, EventBus
+from mqttprint.runtime.file_store import FileStore, resolve_name
+from mqttprint.runtime.printer_service import PrinterService
+
+log = logging.getLogger(__name__)
+S = PrinterState
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """Bus event: the job's progress (published about once a second while a job runs, and on changes)."""
+
+    file: Optional[str]
+    completion: Optional[float]
+    filepos: Optional[int]
+    size: Optional[int]
+    print_time: Optional[int]
+    print_time_left: Optional[int]
+    state: str
+
+
+class PrinterJobs:
+    """Job control for one printer."""
+
+    def __init__(self, printer: PrinterService, store: FileStore, config: PrinterConfig, bus: EventBus,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.printer = printer
+        self.store = store
+        self.config = config
+        self._bus = bus
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.selected: Optional[str] = None
+        self._source: Optional[GcodeFileSource] = None
+        self._stream: Optional[BinaryIO] = None
+        self._started_at: Optional[float] = None
+        self._paused_at: Optional[float] = None
+        self._paused_total = 0.0
+        self._ended_at: Optional[float] = None
+        bus.subscribe(self._on_event, (JobStarted, JobPaused, JobResumed, JobEnded, HostActionReceived))
+
+    # ------------------------------------------------------------------ commands
+    def select(self, name: str, start: bool = False) -> None:
+        """Select a stored file (and optionally start it). 409 while a job is active."""
+        resolved = resolve_name(self.store, name)
+        state = self.printer.snapshot().state
+        if state in BUSY_STATES:
+            raise NotOperational("Printer is already printing, cannot select a new file")
+        if start and not self.printer.snapshot().operational:
+            raise NotOperational("Printer is not operational, cannot directly start printing")
+        with self._lock:
+            self.selected = resolved
+        if start:
+            self.start()
+
+    def unselect(self) -> None:
+        if self.printer.snapshot().state in BUSY_STATES:
+            raise NotOperational("Printer is already printing, cannot unselect current file")
+        with self._lock:
+            self.selected = None
+
+    def start(self, name: Optional[str] = None) -> None:
+        """Start the selected (or named) file from its first line."""
+        snapshot = self.printer.snapshot()
+        if not snapshot.operational:
+            raise NotOperational("Printer is not operational")
+        if snapshot.state in BUSY_STATES:
+            raise NotOperational("Printer already has an active print job, did you mean 'restart'?")
+        if name is not None:
+            self.selected = resolve_name(self.store, name)
+        if self.selected is None:
+            raise InvalidCommand("no file selected: select or upload a file first")
+        path = self.store.path_of(self.selected)
+        stream = open(path, "rb")  # closed when the job ends (JobEnded)
+        source = GcodeFileSource(self.selected, stream, path.stat().st_size)
+        with self._lock:
+            self._close_stream()
+            self._source, self._stream = source, stream
+            self._started_at, self._paused_at, self._paused_total, self._ended_at = self._clock(), None, 0.0, None
+        try:
+            self.printer.call(lambda engine, now: engine.start_job(source, now))
+        except Exception:
+            with self._lock:
+                self._close_stream()
+            raise
+
+    def restart(self) -> None:
+        """Start the paused job over from the beginning (OctoPrint: only while paused)."""
+        if self.printer.snapshot().state is not S.PAUSED:
+            raise NotOperational("Printer does not have an active print job or is not paused")
+        name = self.selected
+        self.cancel(run_script=False)
+        deadline = self._clock() + 10
+        while self.printer.snapshot().state is not S.OPERATIONAL:
+            if self._clock() > deadline:
+                raise NotOperational("the cancelled job did not end in time; try again")
+            time.sleep(0.01)
+        self.start(name)
+
+    def pause(self, action: str = "toggle") -> None:
+        """pause | resume | toggle (OctoPrint's POST /api/job pause command)."""
+        if action not in ("pause", "resume", "toggle"):
+            raise InvalidCommand("Unknown action")
+        state = self.printer.snapshot().state
+        if state not in JOB_ACTIVE_STATES:
+            raise NotOperational("Printer is neither printing nor paused, 'pause' command cannot be performed")
+        if action == "toggle":
+            action = "resume" if state in (S.PAUSED, S.PAUSING) else "pause"
+        if action == "pause" and state in (S.STARTING, S.PRINTING, S.RESUMING):
+            script = self.config.pause_script
+            self.printer.call(lambda engine, now: engine.pause(now, script))
+        elif action == "resume" and state in (S.PAUSED, S.PAUSING):
+            script = self.config.resume_script
+            self.printer.call(lambda engine, now: engine.resume(now, script))
+        # pausing while paused / resuming while printing: a no-op, as in OctoPrint
+
+    def cancel(self, run_script: bool = True) -> None:
+        """Stop feeding, drop the job's pending lines, run the cancel script."""
+        if self.printer.snapshot().state not in JOB_ACTIVE_STATES:
+            raise NotOperational("Printer is neither printing nor paused, 'cancel' command cannot be performed")
+        script = self.config.cancel_script if run_script else ()
+        self.printer.call(lambda engine, now: engine.cancel(now, script))
+
+    # ------------------------------------------------------------------ state
+    def progress(self) -> JobProgress:
+        """The current progress (values None when no job ran)."""
+        with self._lock:
+            source = self._source
+            snapshot = self.printer.snapshot()
+            if source is None:
+                return JobProgress(self.selected, None, None, None, None, None, snapshot.state_text)
+            print_time = self._print_time()
+            completion = source.completion
+            left = time_left(print_time, completion) if snapshot.state in JOB_ACTIVE_STATES else None
+            if self._ended_at is not None and source.finished:
+                left = 0
+            return JobProgress(source.name, round(completion, 2), source.position, source.size, int(print_time),
+                               None if left is None else int(left), snapshot.state_text)
+
+    def _print_time(self) -> float:
+        if self._started_at is None:
+            return 0.0
+        end = self._ended_at if self._ended_at is not None else self._clock()
+        paused = self._paused_total + ((end - self._paused_at) if self._paused_at is not None else 0.0)
+        return max(0.0, end - self._started_at - paused)
+
+    def job_info(self) -> dict[str, Any]:
+        """OctoPrint's `GET /api/job` document."""
+        progress = self.progress()
+        name = progress.file
+        stored = None
+        if name is not None:
+            try:
+                stored = self.store.get(name)
+            except (InvalidCommand, NotOperational, LookupError, OSError):
+                stored = None
+            except Exception:  # NotFound for a file deleted meanwhile
+                stored = None
+        snapshot = self.printer.snapshot()
+        document: dict[str, Any] = {
+            "job": {
+                "file": {"name": name, "path": name, "display": name, "origin": "local" if name else None,
+                         "size": stored.size if stored else None, "date": stored.date if stored else None},
+                "estimatedPrintTime": None, "averagePrintTime": None, "lastPrintTime": None, "filament": None, "user": None,
+            },
+            "progress": {
+                "completion": progress.completion, "filepos": progress.filepos, "printTime": progress.print_time,
+                "printTimeLeft": progress.print_time_left, "printTimeLeftOrigin": "linear" if progress.print_time_left is not None else None,
+            },
+            "state": snapshot.state_text,
+        }
+        if snapshot.error:
+            document["error"] = snapshot.error
+        return document
+
+    def publish_progress(self) -> None:
+        self._bus.publish(BusMessage(self.printer.printer_id, self.progress(), time.time()))
+
+    # ------------------------------------------------------------------ bus (serial thread: never block)
+    def _on_event(self, message: BusMessage) -> None:
+        if message.printer_id != self.printer.printer_id:
+            return
+        event = message.event
+        if isinstance(event, JobPaused):
+            with self._lock:
+                self._paused_at = self._clock()
+        elif isinstance(event, JobResumed):
+            with self._lock:
+                if self._paused_at is not None:
+                    self._paused_total += self._clock() - self._paused_at
+                    self._paused_at = None
+        elif isinstance(event, JobEnded):
+            with self._lock:
+                self._ended_at = self._clock()
+                if self._paused_at is not None:
+                    self._paused_total += self._ended_at - self._paused_at
+                    self._paused_at = None
+                self._close_stream(keep_source=True)
+            self.publish_progress()
+        elif isinstance(event, HostActionReceived):
+            self._host_action(event.name)
+        if isinstance(event, (JobStarted, JobPaused, JobResumed)):
+            self.publish_progress()
+
+    def _host_action(self, name: str) -> None:
+        """`//action:pause|resume|cancel`: the same paths as the API, queued to the serial thread
+        without waiting (this runs on the serial thread itself)."""
+        config = self.config
+
+        def act(engine: Engine, now: float) -> None:
+            state = engine.state
+            if name == "pause" and state in (S.STARTING, S.PRINTING, S.RESUMING):
+                engine.pause(now, config.pause_script)
+            elif name == "resume" and state in (S.PAUSED, S.PAUSING):
+                engine.resume(now, config.resume_script)
+            elif name == "cancel" and state in JOB_ACTIVE_STATES and state is not S.CANCELLING:
+                engine.cancel(now, config.cancel_script)
+
+        if name in ("pause", "resume", "cancel"):
+            log.info("%s: firmware asked to %s the job", self.printer.printer_id, name)
+            self.printer.link.call(act)
+
+    def _close_stream(self, keep_source: bool = False) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except OSError:
+                pass
+            self._stream = None
+        if not keep_source:
+            self._source = None
