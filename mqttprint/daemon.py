@@ -86,6 +86,20 @@ class Gateway:
             self.rest = RestServer(self.config, self.registry, self.printers)
             self.rest.start()
 
+    def healthy(self, max_silence: float = 10.0) -> bool:
+        """Whether every serial thread is looping and the MQTT client's loop is alive
+        (the systemd watchdog is pinged only while this holds)."""
+        for printer in self.printers.values():
+            if not printer.link.running(max_silence):
+                return False
+        check = getattr(self.mqtt, "healthy", None)
+        return bool(check()) if callable(check) else self.mqtt is not None
+
+    def status_line(self) -> str:
+        """A one-line summary for systemd's STATUS=."""
+        states = ", ".join(f"{pid}: {p.snapshot().state_text}" for pid, p in self.printers.items())
+        return f"{len(self.printers)} printer(s): {states}"
+
     def stop(self) -> None:
         """Stop REST first (no new requests), then the printers (a running print is reported as
         interrupted while MQTT can still publish it), then MQTT (publishes offline)."""

@@ -36,6 +36,9 @@ def run_gateway(config_path: str, log_level: Optional[str] = None) -> int:
     setup_logging(log_level or config.logging.level, config.logging.serial_traffic)
     from mqttprint.daemon import Gateway
 
+    from mqttprint.runtime.sd_notify import Notifier
+
+    notifier = Notifier()
     gateway = Gateway(config)
     stop = threading.Event()
 
@@ -52,8 +55,17 @@ def run_gateway(config_path: str, log_level: Optional[str] = None) -> int:
         gateway.stop()
         return 1
     log.info("mqttprint running with %d printer(s)", len(gateway.printers))
-    while not stop.wait(1.0):
-        pass
+    notifier.ready(gateway.status_line())
+    interval = min(1.0, notifier.watchdog_interval or 1.0)
+    last_status = ""
+    while not stop.wait(interval):
+        if notifier.watchdog_interval is not None and gateway.healthy():
+            notifier.watchdog()  # withheld while a loop is stuck: systemd restarts us
+        status = gateway.status_line()
+        if status != last_status:
+            notifier.status(status)
+            last_status = status
+    notifier.stopping()
     gateway.stop()
     log.info("stopped")
     return 0

@@ -143,6 +143,10 @@ class SerialLink:
         self._wake_thread()
         self._thread.join(timeout)
 
+    def running(self, max_silence: float) -> bool:
+        """Whether the serial thread is alive and looped within `max_silence` seconds."""
+        return self._thread.is_alive() and self._clock() - self.alive_at < max_silence
+
     @property
     def port(self) -> Optional[Port]:
         """The open port object (tests reach the in-process simulator through it)."""
