@@ -120,12 +120,15 @@ class PrinterService:
             # Emergencies first, at once; the rest queue behind them as usual.
             handles = {i: self.emergency(line) for i, line in enumerate(lines) if gcode.is_emergency(line)}
             rest = [(i, line) for i, line in enumerate(lines) if i not in handles]
-            if rest and self._snapshot.state in OPERATIONAL_STATES:
-                queued = self._queue([line for _, line in rest], priority)
+            if rest:
+                try:
+                    queued = self._queue([line for _, line in rest], priority)
+                except NotOperational:
+                    # The emergency already went out (M112 puts the printer in Error): report
+                    # the other lines as not sent instead of failing the whole request.
+                    queued = [self._failed(line, "not sent: the printer left the operational state after the emergency command")
+                              for _, line in rest]
                 handles.update({i: h for (i, _), h in zip(rest, queued)})
-            elif rest:
-                for i, line in rest:
-                    handles[i] = self._failed(line, "not sent: the printer left the operational state after the emergency command")
             return [handles[i] for i in range(len(lines))]
         if self._snapshot.state not in OPERATIONAL_STATES:
             raise NotOperational(f"printer is not operational ({self._snapshot.state_text})")

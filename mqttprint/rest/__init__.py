@@ -1,0 +1,9 @@
+"""The OctoPrint-compatible REST shim.
+
+Only `app.py` imports Flask and only `server.py` imports waitress. Everything else here is plain
+Python: route tables (`api_*.py`) whose handlers take a `routing.Call` and return a
+`routing.Reply`, OctoPrint's JSON shapes (`shapes.py`), request validation (`validation.py`),
+authentication (`auth.py`), the app-keys store (`appkeys.py`) and temperature history
+(`history.py`). New endpoint groups (system commands, jobs, files) are new `api_*.py` modules
+added to `app.ROUTE_TABLES`.
+"""

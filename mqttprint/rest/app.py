@@ -1,0 +1,153 @@
+"""The Flask app factory: the only module that imports Flask.
+
+It turns the route tables of the `api_*` modules into URL rules (each twice: under `/api` or
+`/plugin` for the default printer and under `/printer/<id>/...` for every printer), resolves the
+caller's API key, checks the route's permission, and renders `Reply`/`ApiError` — and every
+other error, including Flask's own 404/405/413 — as OctoPrint's `{"error": "..."}` JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from mqttprint.rest import api_appkeys, api_control, api_printer, api_server
+from mqttprint.rest.auth import extract_key
+from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, Call, Reply, Route, Services
+from mqttprint.rest.validation import MAX_JSON_BYTES, ApiError
+
+log = logging.getLogger(__name__)
+
+#: Every route table the app serves. Later features (system commands, jobs, files) add theirs.
+ROUTE_TABLES: tuple[tuple[Route, ...], ...] = (
+    api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES,
+)
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class CollapseSlashes:
+    """WSGI middleware: `//api//version` routes like `/api/version` (some clients build URLs
+    by joining a base that ends in "/" with a path that starts with one)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = _SLASHES.sub("/", path)
+        return self.app(environ, start_response)
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf are not JSON: a garbled temperature report must not produce an unparsable body."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] = None) -> Response:
+    try:
+        text = json.dumps(body, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(body), allow_nan=False)
+    response = Response(text, status=status, mimetype="application/json")
+    response.headers.update(headers or {})
+    return response
+
+
+def render(reply: Reply) -> Response:
+    """Reply -> Response: None = empty text/plain (OctoPrint's NO_CONTENT), str = text, else JSON."""
+    if reply.body is None or isinstance(reply.body, str):
+        response = Response(reply.body or "", status=reply.status, mimetype="text/plain")
+        response.headers.update(reply.headers)
+        return response
+    return json_response(reply.status, reply.body, reply.headers)
+
+
+def _read_body() -> bytes:
+    """The raw body, refusing oversized JSON before reading it (413)."""
+    length = request.content_length
+    if length is not None and length > MAX_JSON_BYTES:
+        raise ApiError(413, f"Request body too large (at most {MAX_JSON_BYTES} bytes)")
+    return request.get_data(cache=True)
+
+
+def _first_values(multi: Any) -> dict[str, str]:
+    return {key: multi.get(key) for key in multi.keys()}
+
+
+def make_view(route: Route, services: Services) -> Callable[..., Response]:
+    """The Flask view for one route: printer lookup, authentication, permission, handler."""
+
+    def view(printer_id: str | None = None, **params: str) -> Response:
+        pid = printer_id if printer_id is not None else services.default_printer
+        if pid is None or pid not in services.printers:
+            raise ApiError(404, f"Unknown printer {printer_id!r}" if printer_id else "No printer configured")
+        principal = services.authenticator.resolve(extract_key(request.values, request.headers))
+        if not principal.allows(route.permission):
+            raise ApiError(403, FORBIDDEN_TEXT)
+        root = request.url_root if printer_id is None else f"{request.url_root}printer/{printer_id}/"
+        call = Call(
+            method=request.method, printer_id=pid, principal=principal, services=services,
+            query=_first_values(request.args), params=params, mimetype=request.mimetype,
+            read_body=_read_body, read_form=lambda: _first_values(request.form), url_root=root,
+        )
+        return render(route.handler(call))
+
+    return view
+
+
+def _register(app: Flask, routes: Iterable[Route], services: Services) -> None:
+    for index, route in enumerate(routes):
+        base = "/api" if route.scope == SCOPE_API else "/plugin"
+        view = make_view(route, services)
+        for prefix in ("", "/printer/<printer_id>"):
+            endpoint = f"{index}:{','.join(route.methods)}:{prefix}{base}{route.rule}"
+            app.add_url_rule(f"{prefix}{base}{route.rule}", endpoint=endpoint, view_func=view,
+                             methods=list(route.methods), strict_slashes=False)
+
+
+def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = ROUTE_TABLES) -> Flask:
+    """Build the WSGI app for one gateway."""
+    app = Flask("mqttprint.rest")
+    # Form and upload bodies are capped here; JSON bodies much lower in _read_body.
+    app.config["MAX_CONTENT_LENGTH"] = services.config.rest.max_upload_mb * 1024 * 1024
+    _register(app, [route for table in route_tables for route in table], services)
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        return json_response(exc.status, exc.body(), exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400:
+            return exc  # routing redirects keep Werkzeug's own response
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return json_response(exc.code, {"error": exc.description}, headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        # A genuine bug: log it with its traceback; the client gets a JSON 500, never HTML.
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return json_response(500, {"error": "Internal server error (see the mqttprint log)"})
+
+    @app.after_request
+    def no_cache(response: Response) -> Response:
+        # Printer state changes every second; no proxy or browser may serve a stale copy.
+        response.headers.setdefault("Cache-Control", "no-cache, no-store, must-revalidate")
+        return response
+
+    app.wsgi_app = CollapseSlashes(app.wsgi_app)  # type: ignore[method-assign]
+    return app
