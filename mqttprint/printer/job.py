@@ -7,9 +7,13 @@ one line at a time, so memory stays flat for a 100 MB file. Comments and blank l
 
 from __future__ import annotations
 
+import re
 from typing import BinaryIO, Optional
 
 from mqttprint.protocol.gcode import MAX_COMMAND_LENGTH, strip_comment
+
+#: Control characters (tab allowed) and non-ASCII bytes: such a line cannot be sent safely.
+_BAD_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f-\xff]")
 
 
 class GcodeFileSource:
@@ -27,16 +31,32 @@ class GcodeFileSource:
 
     def next_line(self) -> Optional[str]:
         """The next command, or None at the end of the file."""
+        readline = self._stream.readline
         while True:
-            raw = self._stream.readline()
+            raw = readline()
             if not raw:
                 self.finished = True
                 return None
             self.position += len(raw)
-            text = strip_comment(raw.decode("ascii", "replace").strip())
+            # Fast path on bytes (this runs once per line of a print): cut the comment, strip,
+            # and only fall back to the careful text path for escapes or odd bytes.
+            if b"\\" in raw:
+                text = strip_comment(raw.decode("ascii", "replace").strip())
+                if any(ord(ch) < 0x20 and ch != "\t" for ch in text):
+                    self.skipped_too_long += 1
+                    continue
+            else:
+                cut = raw.find(b";")
+                body = (raw if cut < 0 else raw[:cut]).strip()
+                if not body:
+                    continue
+                if _BAD_BYTES.search(body) is not None:
+                    self.skipped_too_long += 1
+                    continue
+                text = body.decode("ascii")
             if not text:
                 continue
-            if len(text) > MAX_COMMAND_LENGTH or any(ord(ch) < 0x20 and ch != "\t" for ch in text):
+            if len(text) > MAX_COMMAND_LENGTH:
                 # Marlin would cut the line (losing its checksum) and ask for it forever.
                 self.skipped_too_long += 1
                 continue
