@@ -34,6 +34,8 @@ EMERGENCY = (b"M112", b"M108", b"M410", b"M876", b"M524")
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ok-delay-ms", type=float, default=0.0)
+    parser.add_argument("--report-interval", type=float, default=0.0,
+                        help="emit an unsolicited position report (X = sequence number) this often, seconds")
     args = parser.parse_args()
     delay = args.ok_delay_ms / 1000.0
     master, slave = os.openpty()
@@ -43,6 +45,9 @@ def main() -> int:
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     print(os.ttyname(slave), flush=True)
     arrivals: list[tuple[str, float]] = []
+    markers: list[tuple[str, float]] = []  # arrival of `M118 <marker>` lines (normal commands)
+    reports: list[tuple[int, float]] = []  # (sequence, emit time) of position reports
+    next_report = time.monotonic() + args.report_interval if args.report_interval else None
     lines = 0
     pending: list[tuple[float, int, bytes]] = []  # (due time, seq, reply)
     seq = 0
@@ -59,6 +64,8 @@ def main() -> int:
         timeout = 0.2
         if pending:
             timeout = max(0.0, pending[0][0] - time.monotonic())
+        if next_report is not None:
+            timeout = max(0.0, min(timeout, next_report - time.monotonic()))
         try:
             ready, _, _ = select.select([master], [], [], timeout)
         except InterruptedError:
@@ -76,6 +83,8 @@ def main() -> int:
                 body = line.split(b"*")[0].strip()
                 if body.startswith(b"N"):
                     body = body.split(b" ", 1)[1] if b" " in body else b""
+                if body.startswith(b"M118 "):
+                    markers.append((body[5:].decode(errors="replace"), now))
                 if body.startswith(EMERGENCY):
                     arrivals.append((body.decode(), now))
                     if body.startswith(b"M112"):
@@ -90,7 +99,15 @@ def main() -> int:
         now = time.monotonic()
         while pending and pending[0][0] <= now:
             os.write(master, heapq.heappop(pending)[2])
-    print(json.dumps({"lines": lines, "emergency": arrivals}), flush=True)
+        if next_report is not None and now >= next_report:
+            sequence = len(reports) + 1
+            try:
+                os.write(master, f"X:{sequence}.00 Y:0.00 Z:0.00 E:0.00 Count X:0 Y:0 Z:0\n".encode())
+                reports.append((sequence, time.monotonic()))
+            except OSError:
+                pass  # no host yet
+            next_report = now + args.report_interval
+    print(json.dumps({"lines": lines, "emergency": arrivals, "markers": markers, "reports": reports}), flush=True)
     return 0
 
 

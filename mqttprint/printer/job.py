@@ -70,6 +70,13 @@ class GcodeFileSource:
             return 100.0 if self.finished else 0.0
         return min(100.0, 100.0 * self.position / self.size)
 
+    def close(self) -> None:
+        """Close the underlying stream (the job ended)."""
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
     def rewind(self) -> None:
         """Start over from the first byte (restart)."""
         self._stream.seek(0)

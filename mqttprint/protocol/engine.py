@@ -94,6 +94,7 @@ class Engine:
         self._job_exhausted = False
         self._job_in_flight = 0
         self.job_lines_sent = 0
+        self._now = 0.0
         self._scripts_outstanding = 0
         self._after_drain_script: list[str] = []
 
@@ -253,6 +254,7 @@ class Engine:
         """Every byte flow control allows to be written now, highest priority first."""
         if self.state not in _SENDING_STATES:
             return b""
+        self._now = now
         out = bytearray()
         window = self._window
         while True:
@@ -294,7 +296,14 @@ class Engine:
             return lanes.interactive[0]
         if self.state in _JOB_FEEDING_STATES and self._job is not None and not self._job_exhausted:
             if self._job_peek is None:
-                self._job_peek = self._job.next_line()
+                try:
+                    self._job_peek = self._job.next_line()
+                except Exception as exc:  # the injected source (a file) failed: the job fails, not the link
+                    self._fail_job(self._now, JobOutcome.FAILED, f"cannot read the job: {exc}")
+                    if self.state in (S.STARTING, S.PRINTING):
+                        self._transition(Trigger.JOB_EOF, self._now)
+                        self._transition(Trigger.JOB_DONE, self._now)
+                    return lanes.polls[0] if lanes.polls else None
                 if self._job_peek is None:
                     self._job_exhausted = True
             if self._job_peek is not None:

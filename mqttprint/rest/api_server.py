@@ -1,12 +1,11 @@
-"""Server-level endpoints: version, server, settings, current user, login, connection, job status.
+"""Server-level endpoints: version, server, settings, current user, login, connection.
 
 These are what clients probe first (PrusaSlicer/OctoRest: /api/version; Home Assistant:
-/api/settings for the unique id, then /api/job and /api/printer every 30 s).
+/api/settings for the unique id, then /api/job (api_job.py) and /api/printer every 30 s).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -78,11 +77,6 @@ def login(call: Call) -> Reply:
     raise ApiError(400, "Neither user and pass attributes nor passive flag present")
 
 
-def job_state(call: Call) -> Reply:
-    """GET /api/job: always 200 (Home Assistant polls it first, also while the printer is offline)."""
-    return Reply(200, shapes.job(call.snapshot(), time.time()))
-
-
 def connection_state(call: Call) -> Reply:
     snapshot = call.snapshot()
     printer = call.services.config.printer(call.printer_id)
@@ -142,7 +136,6 @@ ROUTES = (
     Route("/settings", ("GET",), settings, "SETTINGS_READ"),
     Route("/currentuser", ("GET",), current_user, None),
     Route("/login", ("POST",), login, None),
-    Route("/job", ("GET",), job_state, "STATUS"),
     Route("/connection", ("GET",), connection_state, "STATUS"),
     Route("/connection", ("POST",), connection_command, "CONNECTION"),
 )

@@ -17,17 +17,27 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mqttprint.rest import api_appkeys, api_control, api_printer, api_server
+from mqttprint.rest import api_appkeys, api_control, api_files, api_job, api_printer, api_server, api_system
 from mqttprint.rest.auth import extract_key
-from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, Call, Reply, Route, Services
+from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, Call, Reply, Route, Services, Upload
 from mqttprint.rest.validation import MAX_JSON_BYTES, ApiError
 
 log = logging.getLogger(__name__)
 
-#: Every route table the app serves. Later features (system commands, jobs, files) add theirs.
+#: Every route table the app serves.
 ROUTE_TABLES: tuple[tuple[Route, ...], ...] = (
-    api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES,
+    api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES, api_system.ROUTES,
+    api_job.ROUTES, api_files.ROUTES,
 )
+
+#: Room for the multipart framing and form fields around an upload of the configured maximum
+#: size, so a file of exactly `rest.max_upload_mb` passes and the file store decides (413 JSON).
+UPLOAD_OVERHEAD = 256 * 1024
+
+
+def body_limit(max_upload_mb: int) -> int:
+    """The largest request body Flask accepts (bigger ones: 413 JSON before anything is parsed)."""
+    return max_upload_mb * 1024 * 1024 + UPLOAD_OVERHEAD
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -88,6 +98,15 @@ def _first_values(multi: Any) -> dict[str, str]:
     return {key: multi.get(key) for key in multi.keys()}
 
 
+def _read_file(name: str) -> Optional[Upload]:
+    """The multipart part `name` as an Upload. Werkzeug has already spooled a big part to a
+    temporary file; its stream is handed on as is, never read into memory here."""
+    part = request.files.get(name)
+    if part is None:
+        return None
+    return Upload(filename=part.filename or "", stream=part.stream)
+
+
 def make_view(route: Route, services: Services) -> Callable[..., Response]:
     """The Flask view for one route: printer lookup, authentication, permission, handler."""
 
@@ -103,6 +122,7 @@ def make_view(route: Route, services: Services) -> Callable[..., Response]:
             method=request.method, printer_id=pid, principal=principal, services=services,
             query=_first_values(request.args), params=params, mimetype=request.mimetype,
             read_body=_read_body, read_form=lambda: _first_values(request.form), url_root=root,
+            read_file=_read_file,
         )
         return render(route.handler(call))
 
@@ -123,7 +143,7 @@ def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = R
     """Build the WSGI app for one gateway."""
     app = Flask("mqttprint.rest")
     # Form and upload bodies are capped here; JSON bodies much lower in _read_body.
-    app.config["MAX_CONTENT_LENGTH"] = services.config.rest.max_upload_mb * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = body_limit(services.config.rest.max_upload_mb)
     _register(app, [route for table in route_tables for route in table], services)
 
     @app.errorhandler(ApiError)

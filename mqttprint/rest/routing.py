@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, BinaryIO, Callable, Mapping, Optional
 
 from mqttprint.config import Config
 from mqttprint.printer.model import PrinterSnapshot
@@ -19,7 +19,9 @@ from mqttprint.rest.auth import Authenticator, Principal
 from mqttprint.rest.history import TemperatureHistory
 from mqttprint.rest.validation import ApiError, parse_json_object
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Forbidden, NotFound, Request
+from mqttprint.runtime.file_store import FileTooLarge
 from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.system_commands import SystemCommandFailed
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,19 @@ class Reply:
 NO_CONTENT = Reply(204)
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One uploaded file part: the client's file name and a binary stream over the content
+    (Werkzeug spools large parts to a temporary file, so a big upload is never all in memory)."""
+
+    filename: str
+    stream: BinaryIO
+
+
+def _no_upload(name: str) -> Optional[Upload]:
+    return None
+
+
 @dataclass
 class Call:
     """One request as handlers see it."""
@@ -76,6 +91,8 @@ class Call:
     read_form: Callable[[], Mapping[str, str]]
     #: absolute URL of the prefix the request came in on ("http://h:5000/" or "http://h:5000/printer/p2/")
     url_root: str
+    #: the multipart file part of that name, or None
+    read_file: Callable[[str], Optional[Upload]] = _no_upload
     _json: Optional[dict[str, Any]] = None
 
     def json(self) -> dict[str, Any]:
@@ -91,9 +108,14 @@ class Call:
         return self.printer().snapshot()
 
     def dispatch(self, action: str, args: Mapping[str, Any]) -> ActionResult:
-        """Run a registry action for this printer; rejected requests become 4xx ApiErrors."""
+        """Run a registry action for this printer; rejected requests become 4xx ApiErrors, a
+        failing synchronous system command a 500 carrying its return code and output."""
         try:
             return self.services.registry.dispatch(Request(action, args, self.printer_id, source="rest"))
+        except FileTooLarge as exc:
+            raise ApiError(413, str(exc)) from None
+        except SystemCommandFailed as exc:
+            raise ApiError(500, str(exc)) from None
         except InvalidCommand as exc:
             raise ApiError(400, str(exc)) from None
         except NotFound as exc:
@@ -137,3 +159,10 @@ def require_operational(call: Call, message: str = "Printer is not operational")
     if not snapshot.operational:
         raise ApiError(409, message)
     return snapshot
+
+
+def require_permission(call: Call, permission: str, message: str = FORBIDDEN_TEXT) -> None:
+    """403 unless the caller has `permission` (for checks OctoPrint makes inside a view, after
+    its 409/400 checks, e.g. PRINT in POST /api/job)."""
+    if not call.principal.allows(permission):
+        raise ApiError(403, message)

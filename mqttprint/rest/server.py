@@ -16,7 +16,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from mqttprint.config import Config
-from mqttprint.rest.app import create_app
+from mqttprint.rest.app import body_limit, create_app
 from mqttprint.rest.appkeys import AppKeyStore
 from mqttprint.rest.auth import Authenticator
 from mqttprint.rest.history import TemperatureHistory
@@ -68,7 +68,9 @@ class RestServer:
         self._server = create_server(
             self.app, map=self._map, host=self.config.rest.host, port=self.config.rest.port,
             threads=self.config.rest.threads, ident="mqttprint", clear_untrusted_proxy_headers=True,
-            max_request_body_size=self.config.rest.max_upload_mb * 1024 * 1024,
+            # Above Flask's own limit, so an oversized upload gets Flask's 413 JSON answer; only
+            # bodies over twice that are cut off by waitress itself (plain-text 413).
+            max_request_body_size=2 * body_limit(self.config.rest.max_upload_mb),
         )
         self.port = int(self._server.effective_port)
         bus = next((printer.bus for printer in self.services.printers.values()), None)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, Callable, Optional
 
 from mqttprint.config import PrinterConfig
 from mqttprint.printer.job import GcodeFileSource, time_left
@@ -53,8 +53,8 @@ class PrinterJobs:
         self._clock = clock
         self._lock = threading.Lock()
         self.selected: Optional[str] = None
-        self._source: Optional[GcodeFileSource] = None
-        self._stream: Optional[BinaryIO] = None
+        self._source: Optional[GcodeFileSource] = None  # the latest job (progress is reported from it)
+        self._running: Optional[GcodeFileSource] = None  # serial thread only: the job the engine streams
         self._started_at: Optional[float] = None
         self._paused_at: Optional[float] = None
         self._paused_total = 0.0
@@ -80,6 +80,7 @@ class PrinterJobs:
             raise NotOperational("Printer is already printing, cannot unselect current file")
         with self._lock:
             self.selected = None
+            self._source = None
 
     def start(self, name: Optional[str] = None) -> None:
         """Start the selected (or named) file from its first line."""
@@ -93,17 +94,20 @@ class PrinterJobs:
         if self.selected is None:
             raise InvalidCommand("no file selected: select or upload a file first")
         path = self.store.path_of(self.selected)
-        stream = open(path, "rb")  # closed when the job ends (JobEnded)
+        stream = open(path, "rb")  # closed by the serial thread when this job ends (JobEnded)
         source = GcodeFileSource(self.selected, stream, path.stat().st_size)
+
+        def begin(engine: Engine, now: float) -> None:
+            engine.start_job(source, now)
+            self._running = source
+
         with self._lock:
-            self._close_stream()
-            self._source, self._stream = source, stream
+            self._source = source
             self._started_at, self._paused_at, self._paused_total, self._ended_at = self._clock(), None, 0.0, None
         try:
-            self.printer.call(lambda engine, now: engine.start_job(source, now))
+            self.printer.call(begin)
         except Exception:
-            with self._lock:
-                self._close_stream()
+            source.close()
             raise
 
     def restart(self) -> None:
@@ -217,7 +221,9 @@ class PrinterJobs:
                 if self._paused_at is not None:
                     self._paused_total += self._ended_at - self._paused_at
                     self._paused_at = None
-                self._close_stream(keep_source=True)
+            running, self._running = self._running, None
+            if running is not None:
+                running.close()
             self.publish_progress()
         elif isinstance(event, HostActionReceived):
             self._host_action(event.name)
@@ -241,13 +247,3 @@ class PrinterJobs:
         if name in ("pause", "resume", "cancel"):
             log.info("%s: firmware asked to %s the job", self.printer.printer_id, name)
             self.printer.link.call(act)
-
-    def _close_stream(self, keep_source: bool = False) -> None:
-        if self._stream is not None:
-            try:
-                self._stream.close()
-            except OSError:
-                pass
-            self._stream = None
-        if not keep_source:
-            self._source = None

@@ -261,10 +261,16 @@ class SerialLink:
         try:
             while not self._stopping.is_set():
                 self.alive_at = self._clock()
-                if self._port is None:
-                    self._run_offline()
-                else:
-                    self._run_online()
+                try:
+                    if self._port is None:
+                        self._run_offline()
+                    else:
+                        self._run_online()
+                except Exception as exc:  # a bug must not kill the printer's only thread: reset the link
+                    log.exception("%s: serial loop failed; closing the port and reconnecting", self.name)
+                    if self._port is not None:
+                        self._lost(f"internal error: {exc}")
+                    self._emit()
         finally:
             if self._port is not None:
                 # A print cut short by a shutdown is reported as interrupted, never silently lost.

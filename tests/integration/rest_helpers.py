@@ -36,17 +36,23 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
-def make_config(broker: Any, tmp_path: Path, base_topic: str, printers: Optional[list[dict[str, Any]]] = None) -> Any:
+def make_config(broker: Any, tmp_path: Path, base_topic: str, printers: Optional[list[dict[str, Any]]] = None,
+                **sections: Any) -> Any:
+    """The test gateway's config; `sections` adds top-level sections (e.g. `system`) and
+    `rest_extra` extra `rest` keys (e.g. `{"max_upload_mb": 1}`)."""
+    rest = {"host": "127.0.0.1", "port": 0, "threads": 8, "api_keys": [
+        {"name": "admin", "key": ADMIN_KEY, "role": "admin"},
+        {"name": "operator", "key": USER_KEY, "role": "user"},
+        {"name": "viewer", "key": READ_KEY, "role": "read"},
+    ]}
+    rest.update(sections.pop("rest_extra", None) or {})
     return parse_config({
         "mqtt": {"host": broker.host, "port": broker.port, "base_topic": base_topic},
-        "rest": {"host": "127.0.0.1", "port": 0, "threads": 8, "api_keys": [
-            {"name": "admin", "key": ADMIN_KEY, "role": "admin"},
-            {"name": "operator", "key": USER_KEY, "role": "user"},
-            {"name": "viewer", "key": READ_KEY, "role": "read"},
-        ]},
+        "rest": rest,
         "homeassistant": {"discovery": False},
         "storage": {"dir": str(tmp_path)},
         "printers": printers or [{"id": "p1", "port": "sim://marlin"}],
+        **sections,
     })
 
 
@@ -119,8 +125,8 @@ def error_of(response: requests.Response) -> str:
 
 
 def start_gateway(broker: Any, tmp_path: Path, base_topic: str,
-                  printers: Optional[list[dict[str, Any]]] = None) -> tuple[Gateway, Api]:
-    gateway = Gateway(make_config(broker, tmp_path, base_topic, printers))
+                  printers: Optional[list[dict[str, Any]]] = None, **sections: Any) -> tuple[Gateway, Api]:
+    gateway = Gateway(make_config(broker, tmp_path, base_topic, printers, **sections))
     gateway.start()
     assert gateway.rest is not None
     api = Api(f"http://127.0.0.1:{gateway.rest.port}", gateway, requests.Session())  # type: ignore[attr-defined]

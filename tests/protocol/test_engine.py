@@ -307,3 +307,33 @@ def test_polls_m105_without_autoreport_never_more_than_one() -> None:
     engine.tick(5.0)
     out = engine.data_to_send(5.0)
     assert out.count(b"M105") == 1
+
+
+class BrokenJob:
+    """A source whose file read fails after two lines (file deleted, disk error)."""
+
+    name = "broken.gcode"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def next_line(self) -> Optional[str]:
+        self.calls += 1
+        if self.calls > 2:
+            raise ValueError("readline of closed file")
+        return f"G1 X{self.calls}"
+
+
+def test_failing_job_source_fails_the_job_not_the_link() -> None:
+    engine, _ = connected()
+    engine.start_job(BrokenJob(), 1.0)
+    events = []
+    for i in range(4):
+        engine.data_to_send(1.0 + i)
+        events += engine.receive_data(b"ok\n", 1.0 + i)
+    events += engine.drain_events()
+    ended = [e for e in events if isinstance(e, JobEnded)]
+    assert ended and ended[0].outcome is JobOutcome.FAILED and "cannot read the job" in ended[0].reason
+    assert engine.state is PrinterState.OPERATIONAL
+    engine.submit("M114", 9.0)
+    assert engine.data_to_send(9.0).endswith(b"M114*" + str(__import__("mqttprint.protocol.framing", fromlist=["x"]).checksum(f"N{engine._next_line - 1} M114")).encode() + b"\n")

@@ -1,0 +1,350 @@
+"""The MQTT bridge: inbound requests -> command registry, replies and rejections back out.
+
+Threads: paho's network thread only copies a message and queues it (`on_message` never blocks);
+one worker per printer validates and dispatches (dispatch may wait briefly for the serial thread);
+a second worker per printer handles `B/emergency` and command payloads that contain emergency
+codes, so an emergency never waits behind another request (or another printer's emergency);
+system commands (which may run for a while) have a worker of their own. Replies are sent when every
+command's handle completes (done callbacks, no thread waits) or after REPLY_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import queue
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from mqttprint.config import Config
+from mqttprint.mqtt import payloads, topics
+from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
+from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
+from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
+from mqttprint.protocol.errors import MqttprintError
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.commands import CommandRegistry, Request
+from mqttprint.runtime.printer_service import CommandHandle, CommandResult, PrinterService
+
+log = logging.getLogger(__name__)
+
+#: A request's reply is sent with ok=false, error="timeout" if its commands take longer.
+REPLY_TIMEOUT = 60.0
+#: Remembered request ids per printer (QoS 1 may deliver a message twice).
+SEEN_IDS = 256
+#: Requests waiting per printer before new ones are refused as "busy".
+QUEUE_SIZE = 100
+
+_EMERGENCY_BYTES = re.compile(rb"(?i)(?<![A-Za-z0-9])M0*(112|108|410|876|524)(?![0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a reply goes: a MQTT 5 ResponseTopic (+ CorrelationData) or `B/reply`."""
+
+    topic: str
+    correlation_data: Optional[bytes] = None
+
+
+@dataclass
+class PendingReply:
+    """A request whose reply waits for its commands' handles."""
+
+    route: Route
+    request_id: Any
+    commands: list[str]
+    deadline: float
+    results: list[Optional[CommandResult]] = field(default_factory=list)
+    remaining: int = 0
+    sent: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def default_client_id(base_topic: str) -> str:
+    """A unique client id (two gateways with one id would keep kicking each other off the broker)."""
+    return f"mqttprint-{base_topic.replace('/', '_')[:40]}-{secrets.token_hex(4)}"
+
+
+class MqttBridge:
+    """The gateway's MQTT face: built and started by `daemon.Gateway`."""
+
+    def __init__(self, config: Config, registry: CommandRegistry, bus: EventBus,
+                 printers: Mapping[str, PrinterService]) -> None:
+        self.config = config
+        self.registry = registry
+        self.bus = bus
+        self.printers = printers
+        m = config.mqtt
+        self.base = m.base_topic
+        self.topics = {pid: topics.PrinterTopics(self.base, pid) for pid in printers}
+        settings = ClientSettings(
+            host=m.host, port=m.port, client_id=m.client_id or default_client_id(m.base_topic), protocol=m.protocol,
+            keepalive=m.keepalive, username=m.username, password=m.password, tls=m.tls.enabled,
+            ca_file=m.tls.ca_file, cert_file=m.tls.cert_file, key_file=m.tls.key_file, tls_insecure=m.tls.insecure,
+            will_topic=topics.gateway_availability(self.base), will_payload=b"offline",
+        )
+        self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_message)
+        self.publisher = Publisher(config, self.client, printers, on_tick=self._expire_replies,
+                                   system_listing=self._system_listing)
+        # Lanes: "<id>" (requests), "<id>!" (emergencies), "!system" (system commands).
+        lanes = [pid for pid in printers] + [f"{pid}!" for pid in printers] + ["!system"]
+        self._lanes: dict[str, queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]] = {
+            lane: queue.Queue(QUEUE_SIZE) for lane in lanes}
+        self._seen: dict[str, collections.OrderedDict[str, None]] = {pid: collections.OrderedDict() for pid in printers}
+        self._seen_lock = threading.Lock()
+        self._pending: dict[int, PendingReply] = {}
+        self._pending_lock = threading.Lock()
+        self._unsubscribe: list[Any] = []
+        self._workers: list[threading.Thread] = []
+        self._started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Subscribe to the bus, start the threads, connect in the background (never blocks)."""
+        if self._started:
+            return
+        self._started = True
+        types = EVENT_TYPES + (TRAFFIC_TYPES if self.config.mqtt.terminal else ())
+        self._unsubscribe.append(self.bus.subscribe(self.publisher.on_bus, types))
+        for lane, q in self._lanes.items():
+            self._workers.append(threading.Thread(target=self._work, args=(q,), name=f"mqtt-{lane}", daemon=True))
+        for worker in self._workers:
+            worker.start()
+        self.publisher.start()
+        self.client.start()
+
+    def stop(self) -> None:
+        """Publish `offline` (retained) for the printers and the gateway, disconnect, stop threads.
+        Idempotent."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self.publisher.stop()
+        self.publisher.publish_offline()
+        self.client.stop()
+        for q in self._lanes.values():
+            try:
+                q.put_nowait(None)
+            except queue.Full:
+                pass  # the worker is a daemon thread; it ends with the process
+        for worker in self._workers:
+            worker.join(1.0)
+
+    def healthy(self) -> bool:
+        """Whether the MQTT threads are alive (for the systemd watchdog). Being disconnected from
+        the broker is healthy: paho reconnects, and restarting the gateway would stop prints."""
+        return (self.client.loop_alive() and self.publisher.alive()
+                and all(worker.is_alive() for worker in self._workers))
+
+    def _system_listing(self) -> Optional[Any]:
+        """The retained `B/system` document (None: do not offer system commands over MQTT)."""
+        if not self.config.system.mqtt_enabled or not self.registry.has("system.list"):
+            return None
+        return _plain(self.registry.dispatch(Request("system.list", {}, None, "mqtt")).data)
+
+    # ------------------------------------------------------------------ paho thread
+    def _on_connect(self) -> None:
+        filters = [f for t in self.topics.values() for f in t.subscriptions()]
+        self.client.subscribe(filters, commands=True)
+        if self.config.homeassistant.discovery:
+            self.client.subscribe([topics.discovery_status(self.config.homeassistant.prefix)], commands=False)
+        self.publisher.set_connected(True)
+
+    def _on_disconnect(self, reason: str) -> None:
+        if not self._stopped:
+            log.warning("MQTT connection lost (%s); reconnecting", reason)
+        self.publisher.set_connected(False)
+
+    def _on_message(self, message: InboundMessage) -> None:
+        """Copy and queue; validation and dispatch happen on a worker thread."""
+        ha = self.config.homeassistant
+        if ha.discovery and message.topic == topics.discovery_status(ha.prefix):
+            if message.payload.strip() == b"online":
+                self.publisher.schedule_discovery()
+            return
+        inbound = topics.parse_inbound(self.base, message.topic, self.topics)
+        if inbound is None:
+            return
+        urgent = inbound.kind == topics.EMERGENCY or (
+            inbound.kind == topics.COMMAND and _EMERGENCY_BYTES.search(message.payload[:65536]) is not None)
+        if inbound.kind == topics.SYSTEM:
+            target = self._lanes["!system"]
+        else:
+            target = self._lanes[inbound.printer_id + ("!" if urgent else "")]
+        try:
+            target.put_nowait((message, inbound))
+        except queue.Full:
+            self._reject(inbound.printer_id, message.topic, "busy: too many requests waiting", None,
+                         self._response_route(message))
+
+    # ------------------------------------------------------------------ workers
+    def _work(self, q: queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]) -> None:
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            try:
+                self._handle(*item)
+            except Exception:  # thread boundary: one bad request must not end the worker
+                log.exception("MQTT request on %s failed", item[0].topic)
+
+    def _handle(self, message: InboundMessage, inbound: topics.Inbound) -> None:
+        pid = inbound.printer_id
+        route = self._response_route(message)
+        if message.retain:
+            # A retained request was stored on the broker earlier and replayed now: executing
+            # it could move a printer hours after someone asked. Never.
+            self._reject(pid, message.topic, "retained messages are never executed (publish requests without "
+                         f"the retain flag; clear it with: mosquitto_pub -r -n -t '{message.topic}')", None, route)
+            return
+        if inbound.problem:
+            self._reject(pid, message.topic, inbound.problem, None, route)
+            return
+        try:
+            text = payloads.decode_text(message.payload, self.config.mqtt.max_payload)
+            request = payloads.parse_request(inbound.kind, text, inbound.source, inbound.action)
+        except PayloadError as exc:
+            rid = exc.request_id
+            self._reject(pid, message.topic, str(exc), rid, route or (Route(self.topics[pid].reply) if rid is not None
+                                                                     else None))
+            return
+        if route is None and request.reply is not False and (request.request_id is not None or request.reply):
+            route = Route(self.topics[pid].reply)
+        if inbound.kind == topics.SYSTEM and not self.config.system.mqtt_enabled:
+            self._reject(pid, message.topic, "system commands over MQTT are disabled (system.mqtt_enabled)",
+                         request.request_id, route)
+            return
+        problem = payloads.age_problem(request.ts, time.time(), self.config.mqtt.max_command_age)
+        if problem:
+            self._reject(pid, message.topic, problem, request.request_id, route)
+            return
+        if request.request_id is not None and self._duplicate(pid, request.request_id):
+            # QoS 1 redelivery (or a client retry): the first copy already ran and was answered.
+            log.info("%s: dropped duplicate request id %r on %s", pid, request.request_id, message.topic)
+            self._event_rejected(pid, message.topic, f"duplicate id {request.request_id!r}: ignored",
+                                 request.request_id)
+            return
+        self._dispatch(pid, message.topic, request, route)
+
+    def _dispatch(self, pid: str, topic: str, request: ParsedRequest, route: Optional[Route]) -> None:
+        if not self.registry.has(request.action):
+            self._reject(pid, topic, f"{request.action} is not available yet in this version of mqttprint",
+                         request.request_id, route)
+            return
+        try:
+            result = self.registry.dispatch(Request(request.action, dict(request.args), pid, "mqtt"))
+        except MqttprintError as exc:  # rejected, printer fault, link fault, a failed system command
+            self._reject(pid, topic, str(exc) or type(exc).__name__, request.request_id, route)
+            return
+        except TimeoutError:  # the serial thread did not take the request in time (nothing was queued)
+            self._reject(pid, topic, "the printer link did not accept the request in time", request.request_id, route)
+            return
+        except Exception as exc:  # a handler bug: answer, log the traceback, keep running
+            log.exception("%s: %s failed", pid, request.action)
+            self._reject(pid, topic, f"internal error: {exc}", request.request_id, route)
+            return
+        if route is None:
+            return
+        if result.handles:
+            self._await_handles(route, request.request_id, result.handles)
+        else:
+            body = payloads.action_reply(request.request_id, request.action, _plain(result.data))
+            self._send(route, body)
+
+    # ------------------------------------------------------------------ replies
+    def _response_route(self, message: InboundMessage) -> Optional[Route]:
+        """The MQTT 5 ResponseTopic as a reply route, unless it is unusable or one of our own
+        request topics (a reply must never become a command for this or another printer)."""
+        topic = message.response_topic
+        if not topic:
+            return None
+        if topics.has_wildcard(topic) or topics.is_own_inbound(self.base, topic, self.topics):
+            log.warning("ignoring unusable ResponseTopic %r on %s", topic, message.topic)
+            return None
+        return Route(topic, message.correlation_data)
+
+    def _send(self, route: Route, body: Mapping[str, Any]) -> None:
+        self.publisher.send(Publication(route.topic, payloads.encode(body), qos=1, retain=False,
+                                        correlation_data=route.correlation_data))
+
+    def _await_handles(self, route: Route, request_id: Any, handles: tuple[CommandHandle, ...]) -> None:
+        pending = PendingReply(route, request_id, [h.command for h in handles], time.monotonic() + REPLY_TIMEOUT,
+                               [None] * len(handles), len(handles))
+        with self._pending_lock:
+            self._pending[id(pending)] = pending
+        for index, handle in enumerate(handles):
+            handle.add_done_callback(lambda result, i=index: self._on_result(pending, i, result))
+
+    def _on_result(self, pending: PendingReply, index: int, result: CommandResult) -> None:
+        """A handle completed (serial thread, or this thread if it was already done): record only."""
+        with pending.lock:
+            if pending.sent or pending.results[index] is not None:
+                return
+            pending.results[index] = result
+            pending.remaining -= 1
+            if pending.remaining:
+                return
+            pending.sent = True
+        self._finish(pending, timed_out=False)
+
+    def _expire_replies(self, now: float) -> None:
+        """Publisher tick: answer requests whose commands did not finish within REPLY_TIMEOUT."""
+        with self._pending_lock:
+            expired = [p for p in self._pending.values() if p.deadline <= now]
+        for pending in expired:
+            with pending.lock:
+                if pending.sent:
+                    continue
+                pending.sent = True
+            self._finish(pending, timed_out=True)
+
+    def _finish(self, pending: PendingReply, timed_out: bool) -> None:
+        with self._pending_lock:
+            self._pending.pop(id(pending), None)
+        with pending.lock:
+            results = list(pending.results)
+        self._send(pending.route, payloads.command_reply(pending.request_id, pending.commands, results, timed_out))
+
+    # ------------------------------------------------------------------ rejections
+    def _duplicate(self, pid: str, request_id: Any) -> bool:
+        key = json.dumps(request_id)  # 1 and "1" are different ids
+        with self._seen_lock:
+            seen = self._seen[pid]
+            if key in seen:
+                return True
+            seen[key] = None
+            if len(seen) > SEEN_IDS:
+                seen.popitem(last=False)
+        return False
+
+    def _reject(self, pid: str, topic: str, error: str, request_id: Any, route: Optional[Route]) -> None:
+        """A refused request: an error reply when it has a route, and always an event."""
+        log.info("%s: refused %s: %s", pid, topic, error)
+        if route is not None:
+            self._send(route, payloads.error_reply(request_id, error))
+        self._event_rejected(pid, topic, error, request_id)
+
+    def _event_rejected(self, pid: str, topic: str, error: str, request_id: Any) -> None:
+        t = self.topics[pid]
+        body = payloads.event_payload("CommandRejected", time.time(), topic=topic, error=error, id=request_id)
+        self.publisher.send(Publication(t.event("CommandRejected"), payloads.encode(body), qos=1))
+
+
+def _plain(data: Any) -> Any:
+    """Handler data made JSON-friendly (dataclasses such as snapshots become dicts)."""
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return {f.name: _plain(getattr(data, f.name)) for f in dataclasses.fields(data)}
+    if isinstance(data, Mapping):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(v) for v in data]
+    return data

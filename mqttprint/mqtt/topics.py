@@ -1,0 +1,167 @@
+"""Every MQTT topic string the gateway uses, built and parsed in one place.
+
+Pure: no paho, no I/O. `B` below is `<base_topic>/<printer id>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+#: Inbound kinds: the last topic level under `B/` (system actions have two more levels).
+COMMAND = "command"
+EMERGENCY = "emergency"
+CONNECTION = "connection"
+JOB = "job"
+SYSTEM = "system"
+
+INBOUND_KINDS = (COMMAND, EMERGENCY, CONNECTION, JOB, SYSTEM)
+
+
+def gateway_availability(base: str) -> str:
+    """`<base>/availability`: the gateway's own online/offline (carries the last will)."""
+    return f"{base}/availability"
+
+
+def discovery_config(prefix: str, printer_id: str) -> str:
+    """Home Assistant device-based discovery topic for one printer."""
+    return f"{prefix}/device/{node_id(printer_id)}/config"
+
+
+def discovery_status(prefix: str) -> str:
+    """Home Assistant's birth/will topic (`online` means: publish discovery again)."""
+    return f"{prefix}/status"
+
+
+def node_id(printer_id: str) -> str:
+    """The discovery node id and unique-id prefix of a printer (stable across restarts)."""
+    return f"mqttprint_{printer_id}"
+
+
+def has_wildcard(topic: str) -> bool:
+    """Whether a topic contains MQTT wildcards (not allowed in a PUBLISH topic)."""
+    return "+" in topic or "#" in topic
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterTopics:
+    """The topics of one printer, `B` = `<base>/<printer id>`."""
+
+    base: str
+    printer_id: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.base}/{self.printer_id}"
+
+    # ---------------------------------------------------------------- outbound
+    @property
+    def availability(self) -> str:
+        return f"{self.root}/availability"
+
+    @property
+    def status(self) -> str:
+        return f"{self.root}/status"
+
+    @property
+    def position(self) -> str:
+        return f"{self.root}/position"
+
+    @property
+    def temperature(self) -> str:
+        return f"{self.root}/temperature"
+
+    @property
+    def progress(self) -> str:
+        return f"{self.root}/progress"
+
+    @property
+    def firmware(self) -> str:
+        return f"{self.root}/firmware"
+
+    @property
+    def system_list(self) -> str:
+        """`B/system`: the retained list of system commands (an outbound topic)."""
+        return f"{self.root}/system"
+
+    @property
+    def reply(self) -> str:
+        return f"{self.root}/reply"
+
+    @property
+    def terminal(self) -> str:
+        return f"{self.root}/terminal"
+
+    def event(self, name: str) -> str:
+        """`B/event/<Name>` (non-retained)."""
+        return f"{self.root}/event/{name}"
+
+    # ---------------------------------------------------------------- inbound
+    @property
+    def command(self) -> str:
+        return f"{self.root}/command"
+
+    @property
+    def emergency(self) -> str:
+        return f"{self.root}/emergency"
+
+    @property
+    def connection(self) -> str:
+        return f"{self.root}/connection"
+
+    @property
+    def job(self) -> str:
+        return f"{self.root}/job"
+
+    def system_action(self, source: str, action: str) -> str:
+        """`B/system/<source>/<action>`: execute one configured system command."""
+        return f"{self.root}/system/{source}/{action}"
+
+    def subscriptions(self) -> list[str]:
+        """The filters the gateway subscribes to for this printer.
+
+        `B/system/#` also matches `B/system` itself, which is our own retained outbound list:
+        `parse_inbound` ignores it so the gateway never treats its own publication as a request.
+        """
+        return [self.command, self.emergency, self.connection, self.job, f"{self.root}/system/#"]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What an inbound topic names: printer, kind, and for system actions source + action."""
+
+    printer_id: str
+    kind: str
+    source: Optional[str] = None
+    action: Optional[str] = None
+    #: why the topic is malformed (e.g. a system topic without an action), or "" when fine
+    problem: str = ""
+
+
+def parse_inbound(base: str, topic: str, printer_ids: Iterable[str]) -> Optional[Inbound]:
+    """Map an inbound topic to what it asks for; None for topics that are not requests.
+
+    Returns an `Inbound` with `problem` set for request topics that are malformed, so the
+    caller can answer with an error instead of silently dropping the message.
+    """
+    prefix = base + "/"
+    if not topic.startswith(prefix):
+        return None
+    parts = topic[len(prefix):].split("/")
+    if len(parts) < 2 or parts[0] not in set(printer_ids):
+        return None
+    printer_id, kind, rest = parts[0], parts[1], parts[2:]
+    if kind in (COMMAND, EMERGENCY, CONNECTION, JOB):
+        return None if rest else Inbound(printer_id, kind)
+    if kind == SYSTEM:
+        if not rest:
+            return None  # B/system: our own retained list of commands, not a request
+        if len(rest) != 2 or not rest[0] or not rest[1]:
+            return Inbound(printer_id, SYSTEM, problem="system topics are B/system/<source>/<action>")
+        return Inbound(printer_id, SYSTEM, source=rest[0], action=rest[1])
+    return None
+
+
+def is_own_inbound(base: str, topic: str, printer_ids: Iterable[str]) -> bool:
+    """Whether `topic` is one of this gateway's request topics (never a valid reply target)."""
+    return parse_inbound(base, topic, printer_ids) is not None

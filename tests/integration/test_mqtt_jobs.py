@@ -1,0 +1,124 @@
+"""Jobs and system commands over MQTT: `B/job`, `B/progress`, job events, `B/system/...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqttprint.protocol.states import PrinterState
+from tests.integration.mqtt_helpers import Watcher, running_gateway, unique_base, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _store(gw: Any, name: str, lines: list[str]) -> None:
+    uploads = Path(gw.config.storage.dir) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / name).write_text("\n".join(lines) + "\n")
+
+
+def test_job_runs_to_done_with_progress_and_events(broker: Any) -> None:
+    base = unique_base()
+    with running_gateway(broker, base) as gw:
+        if not gw.registry.has("job.start"):
+            pytest.skip("no job actions in this build")
+        _store(gw, "short.gcode", ["G90", "G1 X5 F6000", "G1 X10", "M400"])
+        w = Watcher(broker, [f"{base}/#"])
+        try:
+            w.publish(f"{base}/p1/job", {"command": "start", "file": "short.gcode", "id": "job-1"})
+            reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "job-1")
+            assert reply["ok"] is True and reply["action"] == "job.start"
+            assert w.wait_json(f"{base}/p1/event/PrintStarted")["name"] == "short.gcode"
+            done = w.wait_json(f"{base}/p1/event/PrintDone", timeout=10)
+            assert done["name"] == "short.gcode" and "ts" in done
+            progress = w.wait_json(f"{base}/p1/progress", lambda d: d["completion"] == 100.0)
+            assert progress["file"] == "short.gcode" and progress["printTimeLeft"] == 0
+            assert {"file", "completion", "printTime", "printTimeLeft", "state", "ts"} <= set(progress)
+            late = Watcher(broker, [f"{base}/p1/progress"])
+            try:
+                assert late.wait_for(f"{base}/p1/progress").retain
+            finally:
+                late.close()
+        finally:
+            w.close()
+
+
+def test_pause_resume_cancel_buttons(broker: Any) -> None:
+    base = unique_base()
+    with running_gateway(broker, base) as gw:
+        if not gw.registry.has("job.pause"):
+            pytest.skip("no job actions in this build")
+        _store(gw, "long.gcode", ["G4 P100"] * 200)
+        printer = gw.printers["p1"]
+        w = Watcher(broker, [f"{base}/#"])
+        try:
+            w.publish(f"{base}/p1/job", "start")  # plain verb: the selected file ... none yet
+            w.wait_json(f"{base}/p1/event/CommandRejected", lambda d: d["topic"].endswith("/job"))
+            w.publish(f"{base}/p1/job", {"command": "start", "file": "long.gcode"})
+            w.wait_json(f"{base}/p1/event/PrintStarted")
+            # What Home Assistant's buttons publish: plain verbs.
+            w.publish(f"{base}/p1/job", "pause")
+            w.wait_json(f"{base}/p1/event/PrintPaused", timeout=5)
+            wait_until(lambda: printer.snapshot().state is PrinterState.PAUSED, 5, message="Paused")
+            w.publish(f"{base}/p1/job", {"command": "pause", "id": "again"})  # pressing pause twice stays paused
+            assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "again")["ok"] is True
+            assert printer.snapshot().state is PrinterState.PAUSED
+            w.publish(f"{base}/p1/job", "resume")
+            w.wait_json(f"{base}/p1/event/PrintResumed", timeout=5)
+            w.publish(f"{base}/p1/job", "cancel")
+            cancelled = w.wait_json(f"{base}/p1/event/PrintCancelled", timeout=10)
+            assert cancelled["name"] == "long.gcode"
+            w.wait_json(f"{base}/p1/status", lambda d: d["state"] == "Operational", timeout=10)
+        finally:
+            w.close()
+
+
+SYSTEM = {"actions": [{"action": "hello", "name": "Say hello", "command": "echo hello-from-mqtt"},
+                      {"action": "divider"}]}
+
+
+def test_system_command_over_mqtt(broker: Any) -> None:
+    base = unique_base()
+    with running_gateway(broker, base, system=SYSTEM, operational=False) as gw:
+        if not gw.registry.has("system.execute"):
+            pytest.skip("no system actions in this build")
+        w = Watcher(broker, [f"{base}/#"])
+        try:
+            listing = w.wait_json(f"{base}/p1/system")
+            assert [c["action"] for c in listing["custom"]] == ["hello", "divider"]
+            assert "command" not in listing["custom"][0]  # the command line itself is never exposed
+            late = Watcher(broker, [f"{base}/p1/system"])
+            try:
+                assert late.wait_for(f"{base}/p1/system").retain
+            finally:
+                late.close()
+            w.publish(f"{base}/p1/system/custom/hello", {"id": "s1"})
+            reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "s1")
+            assert reply["ok"] is True and reply["action"] == "system.execute"
+            assert "hello-from-mqtt" in reply["data"]["stdout"]
+            event = w.wait_json(f"{base}/p1/event/SystemCommandFinished")
+            assert event["action"] == "hello" and event["ok"] is True
+            w.publish(f"{base}/p1/system/custom/nope", {"id": "s2"})
+            missing = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "s2")
+            assert missing["ok"] is False and "no system command" in missing["error"]
+            w.publish(f"{base}/p1/system/custom", "PRESS")  # malformed system topic: refused with a hint
+            w.wait_json(f"{base}/p1/event/CommandRejected", lambda d: "B/system/<source>/<action>" in d["error"])
+        finally:
+            w.close()
+
+
+def test_system_commands_disabled_over_mqtt(broker: Any) -> None:
+    base = unique_base()
+    with running_gateway(broker, base, system={**SYSTEM, "mqtt_enabled": False}, operational=False):
+        w = Watcher(broker, [f"{base}/#"])
+        try:
+            wait_until(lambda: w.messages(f"{base}/p1/status"), 5, message="status")
+            w.publish(f"{base}/p1/system/custom/hello", {"id": "off"})
+            reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "off")
+            assert reply["ok"] is False and "disabled" in reply["error"]
+            assert not [m for m in w.messages(f"{base}/p1/system") if m.payload]
+            assert not w.messages(f"{base}/p1/event/SystemCommandFinished")
+        finally:
+            w.close()

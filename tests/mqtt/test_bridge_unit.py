@@ -1,0 +1,165 @@
+"""The bridge's request pipeline without a broker: a fake registry and a recording publisher."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Optional
+
+import pytest
+
+from mqttprint.config import parse_config
+from mqttprint.mqtt import topics
+from mqttprint.mqtt.bridge import MqttBridge, SEEN_IDS
+from mqttprint.mqtt.client import InboundMessage
+from mqttprint.mqtt.publisher import Publication
+from mqttprint.protocol.errors import InvalidCommand, NotOperational
+from mqttprint.protocol.params import EngineParams
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request
+from mqttprint.runtime.printer_service import CommandHandle, CommandResult, PrinterService
+from mqttprint.runtime.serial_link import LinkSettings
+
+
+class Harness:
+    def __init__(self, **mqtt: Any) -> None:
+        config = parse_config({"mqtt": {"base_topic": "b", **mqtt}, "rest": {"enabled": False},
+                               "printers": [{"id": "p1", "port": "sim://marlin"}]})
+        bus = EventBus()
+        printers = {"p1": PrinterService("p1", LinkSettings("sim://marlin"), EngineParams(), bus)}
+        self.registry = CommandRegistry(Context(printers, "p1"))
+        self.calls: list[Request] = []
+        self.handles: list[CommandHandle] = []
+        self.fail: Optional[Exception] = None
+        self.registry.register("printer.command", self._command, "test")
+        self.registry.register("connection.connect", lambda ctx, req: self._record(req, ActionResult({"state": "x"})),
+                               "test")
+        self.bridge = MqttBridge(config, self.registry, bus, printers)
+        self.sent: list[Publication] = []
+        self.bridge.publisher.send = self.sent.append  # type: ignore[method-assign]
+
+    def _record(self, request: Request, result: ActionResult) -> ActionResult:
+        self.calls.append(request)
+        return result
+
+    def _command(self, ctx: Context, request: Request) -> ActionResult:
+        if self.fail is not None:
+            raise self.fail
+        args = request.args
+        commands = [args["command"]] if "command" in args else list(args["commands"])
+        handles = [CommandHandle(c) for c in commands]
+        self.handles.extend(handles)
+        return self._record(request, ActionResult({"queued": len(handles)}, tuple(handles)))
+
+    def deliver(self, kind: str, payload: bytes | str, *, retain: bool = False, response_topic: Optional[str] = None,
+                correlation: Optional[bytes] = None) -> None:
+        topic = f"b/p1/{kind}"
+        raw = payload.encode() if isinstance(payload, str) else payload
+        message = InboundMessage(topic, raw, 1, retain, response_topic, correlation)
+        inbound = topics.parse_inbound("b", topic, ["p1"])
+        assert inbound is not None
+        self.bridge._handle(message, inbound)
+
+    def published(self, topic: str) -> list[Any]:
+        return [json.loads(p.payload) for p in self.sent if p.topic == topic]
+
+
+def _finish(handle: CommandHandle, ok: bool = True, lines: tuple[str, ...] = ()) -> None:
+    handle._complete(CommandResult(handle.command, ok, lines, "" if ok else "failed", 0.0, 0.0))
+
+
+def test_reply_waits_for_every_handle() -> None:
+    h = Harness()
+    h.deliver("command", json.dumps({"commands": ["G28", "M114"], "id": 5}))
+    assert h.published("b/p1/reply") == []
+    _finish(h.handles[0])
+    assert h.published("b/p1/reply") == []
+    _finish(h.handles[1], lines=("X:1.00 Y:2.00 Z:3.00",))
+    (reply,) = h.published("b/p1/reply")
+    assert reply["id"] == 5 and reply["ok"] is True and reply["replies"][1]["lines"] == ["X:1.00 Y:2.00 Z:3.00"]
+
+
+def test_reply_timeout() -> None:
+    h = Harness()
+    h.deliver("command", "M109 S200", response_topic="r/1", correlation=b"\x01")
+    h.bridge._expire_replies(time.monotonic() + 61)
+    (pub,) = [p for p in h.sent if p.topic == "r/1"]
+    assert pub.correlation_data == b"\x01"
+    assert json.loads(pub.payload) == {"id": None, "command": "M109 S200", "lines": [], "ok": False, "error": "timeout"}
+    _finish(h.handles[0])  # a late result is ignored: exactly one reply
+    assert len([p for p in h.sent if p.topic == "r/1"]) == 1
+
+
+def test_no_route_no_reply_but_executes() -> None:
+    h = Harness()
+    h.deliver("command", "G28")
+    _finish(h.handles[0])
+    assert h.calls and h.published("b/p1/reply") == []
+
+
+def test_reply_false_suppresses_reply_topic() -> None:
+    h = Harness()
+    h.deliver("command", json.dumps({"command": "G28", "id": 1, "reply": False}))
+    _finish(h.handles[0])
+    assert h.published("b/p1/reply") == []
+    h.deliver("command", json.dumps({"command": "G28", "reply": True}))
+    _finish(h.handles[1])
+    assert h.published("b/p1/reply")[0]["id"] is None
+
+
+@pytest.mark.parametrize("error", [InvalidCommand("bad line"), NotOperational("printer is not operational (Offline)"),
+                                   RuntimeError("boom")])
+def test_dispatch_errors_reply_and_event(error: Exception) -> None:
+    h = Harness()
+    h.fail = error
+    h.deliver("command", json.dumps({"command": "G28", "id": "x"}))
+    (reply,) = h.published("b/p1/reply")
+    assert reply["ok"] is False and str(error) in reply["error"]
+    (event,) = h.published("b/p1/event/CommandRejected")
+    assert event["id"] == "x" and event["topic"] == "b/p1/command" and str(error) in event["error"]
+
+
+def test_retained_refused() -> None:
+    h = Harness()
+    h.deliver("command", "G28", retain=True)
+    assert h.calls == []
+    (event,) = h.published("b/p1/event/CommandRejected")
+    assert "retained" in event["error"]
+
+
+def test_duplicates_remembered_within_window() -> None:
+    h = Harness()
+    for i in range(SEEN_IDS + 1):
+        h.deliver("command", json.dumps({"command": "G28", "id": i}))
+    assert len(h.calls) == SEEN_IDS + 1
+    h.deliver("command", json.dumps({"command": "G28", "id": SEEN_IDS}))  # recent: dropped
+    assert len(h.calls) == SEEN_IDS + 1
+    h.deliver("command", json.dumps({"command": "G28", "id": 0}))  # forgotten: runs again
+    assert len(h.calls) == SEEN_IDS + 2
+
+
+def test_action_without_handles_replies_at_once() -> None:
+    h = Harness()
+    h.deliver("connection", json.dumps({"command": "connect", "id": 3}))
+    assert h.calls[0].args == {} and h.calls[0].printer_id == "p1" and h.calls[0].source == "mqtt"
+    assert h.published("b/p1/reply") == [{"id": 3, "action": "connection.connect", "ok": True, "error": None,
+                                          "data": {"state": "x"}}]
+
+
+def test_missing_actions_not_available() -> None:
+    h = Harness()
+    h.deliver("emergency", "", response_topic="r/e", correlation=b"c")  # printer.emergency not registered here
+    assert "not available yet" in json.loads(h.sent[0].payload)["error"]
+
+
+def test_wildcard_response_topic_ignored() -> None:
+    h = Harness()
+    h.deliver("command", "G28", response_topic="r/#", correlation=b"c")
+    _finish(h.handles[0])
+    assert [p for p in h.sent if p.topic.startswith("r/")] == []
+
+
+def test_max_command_age_zero_disables_check() -> None:
+    h = Harness(max_command_age=0)
+    h.deliver("command", json.dumps({"command": "G28", "ts": 1000.0}))
+    assert len(h.calls) == 1
