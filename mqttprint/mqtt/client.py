@@ -128,6 +128,9 @@ class MqttClient:
             return
         self._started = False
         self._client.disconnect()
+        # paho's network thread logs "Client is not connected" at ERROR while it winds down after
+        # a deliberate disconnect; that is not an error worth a journal line.
+        self._client.disable_logger()
         self._client.loop_stop()
 
     def loop_alive(self) -> bool:

@@ -1,0 +1,201 @@
+"""The real CLI in subprocesses, against the real broker and simulators: start-up, two printers
+where one is unplugged (the other keeps working), SIGTERM during a print, and the README's demo
+command from a fresh clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+
+from mqttprint.sim.config import SimConfig
+from mqttprint.sim.pty_link import PtySimulator
+from tests.conftest import Broker, free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Watcher:
+    """A paho subscriber that keeps the latest payload per topic and every event."""
+
+    def __init__(self, broker: Broker, base: str) -> None:
+        self.latest: dict[str, bytes] = {}
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(f"{base}/#")
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.latest[message.topic] = message.payload
+            if "/event/" in message.topic:
+                self.events.append((message.topic, json.loads(message.payload)))
+
+    def get(self, topic: str) -> bytes | None:
+        with self._lock:
+            return self.latest.get(topic)
+
+    def status(self, topic: str) -> str | None:
+        raw = self.get(topic)
+        return json.loads(raw)["state"] if raw else None
+
+    def wait(self, condition: Any, timeout: float = 15.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; latest: {sorted(self.latest)}")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def write_config(tmp_path: Path, broker: Broker, base: str, printers: list[dict[str, Any]]) -> Path:
+    config = {
+        "mqtt": {"host": broker.host, "port": broker.port, "base_topic": base, "keepalive": 5},
+        "rest": {"host": "127.0.0.1", "port": free_port(), "api_keys": [{"name": "admin", "key": "a" * 32, "role": "admin"}]},
+        "homeassistant": {"discovery": False},
+        "storage": {"dir": str(tmp_path / "state")},
+        "printers": printers,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_cli(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "mqttprint", "run", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+
+
+def test_two_printers_one_unplugged_then_sigterm_during_print(tmp_path: Path, broker: Broker) -> None:
+    link = tmp_path / "printer-b"
+    simulator = PtySimulator(SimConfig(), link=str(link))
+    simulator.start()
+    base = "cli1"
+    watcher = Watcher(broker, base)
+    config = write_config(tmp_path, broker, base, [
+        {"id": "a", "port": "sim://marlin"},
+        {"id": "b", "port": str(link)},
+    ])
+    started = time.monotonic()
+    proc = start_cli(config)
+    try:
+        watcher.wait(lambda: watcher.get(f"{base}/availability") == b"online", what="gateway online")
+        watcher.wait(lambda: watcher.status(f"{base}/a/status") == "Operational" and
+                     watcher.status(f"{base}/b/status") == "Operational", what="both printers operational")
+        startup = time.monotonic() - started
+        assert startup < 10, f"start-up took {startup:.1f} s"
+
+        simulator.unplug()  # printer b's cable is pulled
+        watcher.wait(lambda: watcher.status(f"{base}/b/status") == "Offline after error", what="b offline after error")
+        # printer a is another failure domain: it keeps answering
+        watcher.client.publish(f"{base}/a/command", json.dumps({"command": "M114", "id": "after-unplug"}))
+        watcher.wait(lambda: watcher.get(f"{base}/a/reply") is not None, what="a's reply")
+        reply = json.loads(watcher.get(f"{base}/a/reply") or b"{}")
+        assert reply["ok"] and reply["lines"][0].startswith("X:")
+        assert watcher.status(f"{base}/a/status") == "Operational"
+
+        simulator.replug()
+        watcher.wait(lambda: watcher.status(f"{base}/b/status") == "Operational", what="b back after replug")
+
+        # a print on a is running when the service is stopped
+        upload = tmp_path / "state" / "uploads"
+        upload.mkdir(parents=True, exist_ok=True)
+        (upload / "long.gcode").write_text("".join(f"G1 X{i % 100} Y{i % 50} F3000\n" for i in range(200000)))
+        watcher.client.publish(f"{base}/a/job", json.dumps({"command": "start", "file": "long.gcode"}))
+        watcher.wait(lambda: watcher.status(f"{base}/a/status") == "Printing", what="printing")
+        stop_sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(15)
+        stop_time = time.monotonic() - stop_sent
+        assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+        assert stop_time < 8, f"stopping took {stop_time:.1f} s"
+        watcher.wait(lambda: watcher.get(f"{base}/availability") == b"offline", what="offline published")
+        failed = [payload for topic, payload in watcher.events if topic == f"{base}/a/event/PrintFailed"]
+        assert failed and "interrupted" in json.dumps(failed[-1])  # reported, never silently lost
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        watcher.close()
+        simulator.stop()
+
+
+def test_invalid_config_exits_2_with_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mqtt: {port: nope}\nprinters: [{id: X}]\n")
+    result = subprocess.run([sys.executable, "-m", "mqttprint", "run", "--config", str(bad)], capture_output=True,
+                            text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert "mqtt.port" in result.stderr and "printers[0].id" in result.stderr and "printers[0].port" in result.stderr
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to make a fresh clone")
+def test_readme_demo_command_from_a_fresh_clone(tmp_path: Path) -> None:
+    """README command 1 in a fresh clone of HEAD: sets up its own virtualenv, finds or starts a
+    broker on 127.0.0.1:1883, and brings the simulated printer online."""
+    if not _port_free(5000):
+        pytest.skip("port 5000 is in use on this machine (the demo's REST port)")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    readme = (clone / "README.md").read_text()
+    assert "bash scripts/run-demo" in readme and "bash scripts/test" in readme
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    proc = subprocess.Popen(["bash", "scripts/run-demo"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240  # includes creating the virtualenv and installing
+        seen: list[bytes] = []
+
+        def reader() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                seen.append(line)
+
+        threading.Thread(target=reader, daemon=True).start()
+        while not any(b"mqttprint running" in line for line in seen):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(b"".join(seen).decode(errors="replace")[-3000:])
+            time.sleep(0.2)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        got: list[bytes] = []
+        client.on_message = lambda c, u, m: got.append(m.payload)
+        client.connect("127.0.0.1", 1883)
+        client.subscribe("mqttprint/printer/status")
+        client.loop_start()
+        end = time.monotonic() + 15
+        while not any(b'"Operational"' in p for p in got) and time.monotonic() < end:
+            time.sleep(0.1)
+        client.loop_stop()
+        client.disconnect()
+        assert any(b'"Operational"' in p for p in got), got
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
