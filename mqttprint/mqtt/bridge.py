@@ -176,6 +176,15 @@ class MqttBridge:
             return
         urgent = inbound.kind == topics.EMERGENCY or (
             inbound.kind == topics.COMMAND and _EMERGENCY_BYTES.search(message.payload[:65536]) is not None)
+        if inbound.kind == topics.EMERGENCY:
+            # The emergency fast path: validated and written right here on paho's network thread
+            # (emergency() only takes the port's write lock), saving a thread hand-off. B/command
+            # payloads with emergency codes may also queue other lines, so they use the urgent worker.
+            try:
+                self._handle(message, inbound)
+            except Exception:  # callback boundary: never let one request kill paho's thread
+                log.exception("MQTT emergency on %s failed", message.topic)
+            return
         if inbound.kind == topics.SYSTEM:
             target = self._lanes["!system"]
         else:
