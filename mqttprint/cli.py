@@ -35,6 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--print", dest="print_config", action="store_true",
                        help="print the effective configuration (secrets redacted)")
 
+    appkeys = sub.add_parser("appkeys", help="approve or deny app key requests (OctoPrint's Application Keys flow)")
+    appkeys.add_argument("--config", "-c", default="config.yaml", help="configuration file (for the state directory)")
+    appkeys_sub = appkeys.add_subparsers(dest="appkeys_command", metavar="ACTION")
+    appkeys_sub.add_parser("list", help="pending requests and approved keys")
+    for verb in ("approve", "deny"):
+        verb_parser = appkeys_sub.add_parser(verb, help=f"{verb} a pending request")
+        verb_parser.add_argument("token", help="the request's user token (shown by `appkeys list`)")
+    revoke = appkeys_sub.add_parser("revoke", help="revoke every key of an app")
+    revoke.add_argument("app", help="the app name")
+
     simulate = sub.add_parser("simulate", help="expose the built-in Marlin simulator on a pseudo-terminal")
     simulate.add_argument("--link", help="create a symlink to the pseudo-terminal at this path (e.g. /tmp/printer)")
     simulate.add_argument("--advanced-ok", action="store_true", help="answer with ADVANCED_OK (ok N.. P.. B..)")
@@ -56,6 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_gateway(args.config, args.log_level)
     if args.command == "check-config":
         return _check_config(args.config, args.print_config)
+    if args.command == "appkeys":
+        return _appkeys(args)
     if args.command == "simulate":
         from mqttprint.sim.pty_link import main as simulate_main
 
@@ -71,6 +83,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(simulate_main(forwarded) or 0)
     parser.print_help()
     return EXIT_CONFIG
+
+
+def _appkeys(args: argparse.Namespace) -> int:
+    """The admin action that approves an app key request (the running gateway sees the change)."""
+    from mqttprint.config import ConfigError, load_config
+    from mqttprint.rest.appkeys import AppKeyStore
+    from mqttprint.runtime.storage import state_dir
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_CONFIG
+    store = AppKeyStore(state_dir(config.storage.dir))
+    command = args.appkeys_command
+    if command in (None, "list"):
+        pending = store.pending()
+        print(f"{len(pending)} pending request(s):")
+        for req in pending:
+            print(f"  {req.user_token}  app={req.app!r} user={req.user!r}")
+        keys = store.keys()
+        print(f"{len(keys)} approved key(s):")
+        for key in keys:
+            print(f"  app={key.app!r} user={key.user!r} role={key.role}")
+        return EXIT_OK
+    if command in ("approve", "deny"):
+        if not store.decide(args.token, command == "approve"):
+            print(f"no pending request with token {args.token!r}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"{command}d")
+        return EXIT_OK
+    count = store.revoke(args.app)
+    print(f"revoked {count} key(s) of {args.app!r}")
+    return EXIT_OK if count else EXIT_FAILURE
 
 
 def _check_config(path: str, print_config: bool) -> int:

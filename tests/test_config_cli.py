@@ -110,3 +110,19 @@ def test_systemd_units_verify(tmp_path: Path, unit: str) -> None:
     for directive in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "SupplementaryGroups=dialout",
                       "ProtectSystem=strict", "StateDirectory=", "DeviceAllow=char-ttyUSB rw", "DeviceAllow=char-ttyACM rw"):
         assert directive in text
+
+
+def test_appkeys_cli_approves_a_pending_request(tmp_path: Path) -> None:
+    from mqttprint.rest.appkeys import AppKeyStore
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"storage: {{dir: {tmp_path / 'state'}}}\n")
+    (tmp_path / "state").mkdir()
+    store = AppKeyStore(tmp_path / "state")
+    request = store.request("Home Assistant", None)
+    listed = cli("appkeys", "--config", str(config), "list")
+    assert listed.returncode == 0 and request.user_token in listed.stdout and "Home Assistant" in listed.stdout
+    assert cli("appkeys", "--config", str(config), "approve", "wrong-token").returncode == 1
+    assert cli("appkeys", "--config", str(config), "approve", request.user_token).returncode == 0
+    status, key = AppKeyStore(tmp_path / "state").poll(request.app_token)
+    assert key and len(key) >= 16, status
