@@ -9,6 +9,9 @@ the X/Y/Z position. Unique ids are `mqttprint_<printer id>_<key>`: stable across
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from typing import Any, Optional, Sequence
 
 from mqttprint import __version__
@@ -38,13 +41,25 @@ CORE_BUTTONS = {"shutdown": ("Shutdown System", None), "reboot": ("Reboot System
                 "restart": ("Restart mqttprint", "restart")}
 
 
+@dataclass(frozen=True, slots=True)
+class SystemButton:
+    """A configured, non-divider system command offered over MQTT as a Home Assistant button."""
+
+    source: str
+    action: str
+    name: str
+    confirm: Optional[str] = None
+
+
 def build_discovery(printer_id: str, printer_name: str, base_topic: str,
                     firmware_name: Optional[str] = None, firmware_version: Optional[str] = None,
-                    core_commands: Sequence[str] = ()) -> dict[str, Any]:
+                    core_commands: Sequence[str] = (), system_buttons: Sequence[SystemButton] = ()) -> dict[str, Any]:
     """The device-discovery document for one printer (abbreviated keys, as HA documents them).
 
     `core_commands`: the configured core system commands (shutdown/reboot/restart) offered over
-    MQTT; each becomes a button publishing to `B/system/core/<action>`.
+    MQTT; each becomes a button publishing to `B/system/core/<action>`. `system_buttons`: custom
+    commands, each a button publishing to `B/system/custom/<action>` whose attributes carry the
+    command's confirm text (read from the retained `B/system` listing).
     """
     t = topics.PrinterTopics(base_topic, printer_id)
     node = topics.node_id(printer_id)
@@ -122,6 +137,16 @@ def build_discovery(printer_id: str, printer_name: str, base_topic: str,
             components[f"system_{action}"] = entity(f"system_{action}", "button", name, ent_cat="config",
                                                     cmd_t=t.system_action("core", action), pl_prs="PRESS",
                                                     **gateway_only, **extra)
+    for button in system_buttons:
+        if button.source == "core" or button.action == "divider":
+            continue
+        key = "system_custom_" + re.sub(r"[^a-z0-9_]", "_", button.action.lower())
+        attributes = ("{{ {'source': 'custom', 'action': '%s', 'confirm': (value_json.custom | default([]) "
+                      "| selectattr('action', 'equalto', '%s') | map(attribute='confirm', default=none) "
+                      "| list | first | default(none))} | tojson }}") % (button.action, button.action)
+        components[key] = entity(key, "button", button.name, ent_cat="config",
+                                 cmd_t=t.system_action(button.source, button.action), pl_prs="PRESS",
+                                 json_attr_t=t.system_list, json_attr_tpl=attributes, **gateway_only)
     origin: dict[str, Any] = {"name": "mqttprint", "sw": __version__}
     if SUPPORT_URL:
         origin["url"] = SUPPORT_URL

@@ -283,7 +283,9 @@ class Publisher:
         self._discovered[pid] = (product, version)
         system = self.config.system
         core = [a for a, command in system.commands.items() if command] if system.mqtt_enabled else []
-        doc = discovery.build_discovery(pid, self.config.printer(pid).name, self.base, product, version, core)
+        custom = [discovery.SystemButton("custom", a.action, a.name or a.action, a.confirm)
+                  for a in system.actions if not a.divider] if system.mqtt_enabled else []
+        doc = discovery.build_discovery(pid, self.config.printer(pid).name, self.base, product, version, core, custom)
         self.client.publish(topic, payloads.encode(doc), qos=1, retain=True)
 
     def _publish_event(self, message: BusMessage, connected: bool) -> None:

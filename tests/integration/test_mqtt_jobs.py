@@ -22,8 +22,6 @@ def _store(gw: Any, name: str, lines: list[str]) -> None:
 def test_job_runs_to_done_with_progress_and_events(broker: Any) -> None:
     base = unique_base()
     with running_gateway(broker, base) as gw:
-        if not gw.registry.has("job.start"):
-            pytest.skip("no job actions in this build")
         _store(gw, "short.gcode", ["G90", "G1 X5 F6000", "G1 X10", "M400"])
         w = Watcher(broker, [f"{base}/#"])
         try:
@@ -82,8 +80,6 @@ SYSTEM = {"actions": [{"action": "hello", "name": "Say hello", "command": "echo 
 def test_system_command_over_mqtt(broker: Any) -> None:
     base = unique_base()
     with running_gateway(broker, base, system=SYSTEM, operational=False) as gw:
-        if not gw.registry.has("system.execute"):
-            pytest.skip("no system actions in this build")
         w = Watcher(broker, [f"{base}/#"])
         try:
             listing = w.wait_json(f"{base}/p1/system")
@@ -120,5 +116,42 @@ def test_system_commands_disabled_over_mqtt(broker: Any) -> None:
             assert reply["ok"] is False and "disabled" in reply["error"]
             assert not [m for m in w.messages(f"{base}/p1/system") if m.payload]
             assert not w.messages(f"{base}/p1/event/SystemCommandFinished")
+        finally:
+            w.close()
+
+
+def test_system_topics_and_payloads_cannot_smuggle_arguments(broker: Any, tmp_path: Path) -> None:
+    """Only the configured command line runs: topic segments, wildcards and payload fields never
+    reach a command line, and lookalike actions run nothing."""
+    marker = tmp_path / "ran"
+    system = {"actions": [{"action": "make", "name": "Make", "command": f"touch {marker}"}]}
+    base = unique_base()
+    with running_gateway(broker, base, system=system, operational=False):
+        w = Watcher(broker, [f"{base}/#"])
+        try:
+            wait_until(lambda: w.messages(f"{base}/p1/system"), 5, message="system listing")
+            lookalikes = [  # one segment each: answered on B/reply with an error
+                (f"{base}/p1/system/custom/make;id", "a1"),
+                (f"{base}/p1/system/custom/make$(id)", "a2"),
+                (f"{base}/p1/system/custom/MAKE", "a3"),
+                (f"{base}/p1/system/core/make", "a4"),
+                (f"{base}/p1/system/plugin/make", "a5"),
+            ]
+            for topic, request_id in lookalikes:
+                w.publish(topic, {"id": request_id})
+            for _, request_id in lookalikes:
+                reply = w.wait_json(f"{base}/p1/reply", lambda d, rid=request_id: d.get("id") == rid)
+                assert reply["ok"] is False
+            for extra in ("make/extra", "make/../../x"):  # extra segments: refused before parsing
+                w.publish(f"{base}/p1/system/custom/{extra}", {"id": "seg"})
+                w.wait_json(f"{base}/p1/event/CommandRejected", lambda d, e=extra: e in d.get("topic", ""))
+            assert not marker.exists()
+            # payload fields are never arguments: the configured line runs exactly as written
+            w.publish(f"{base}/p1/system/custom/make", {"id": "a6", "args": [f"{tmp_path / 'y'}"],
+                                                        "command": f"touch {tmp_path / 'z'}"})
+            reply = w.wait_json(f"{base}/p1/reply", lambda d: d.get("id") == "a6")
+            assert reply["ok"] is True  # the configured line ran, exactly as written
+            wait_until(marker.exists, 5, message="the configured command ran")
+            assert sorted(p.name for p in tmp_path.iterdir() if p.name != "state") == ["ran"]  # no y, no z
         finally:
             w.close()

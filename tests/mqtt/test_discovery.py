@@ -79,3 +79,27 @@ def test_core_system_buttons() -> None:
     assert "dev_cla" not in cmps["system_shutdown"]
     assert "system_restart" not in cmps
     assert "system_reboot" not in build_discovery("p1", "P", "base")["cmps"]
+
+
+def test_custom_system_commands_become_buttons_with_confirm_attributes() -> None:
+    import jinja2
+
+    from mqttprint.mqtt.discovery import SystemButton
+
+    cmps = build_discovery("p1", "P", "base", core_commands=["shutdown"], system_buttons=[
+        SystemButton("custom", "backup", "Backup", "Back up now?"),
+        SystemButton("custom", "divider", ""),
+        SystemButton("custom", "lights-on", "Lights"),
+    ])["cmps"]
+    assert "system_shutdown" in cmps
+    backup = cmps["system_custom_backup"]
+    assert backup["p"] == "button" and backup["cmd_t"] == "base/p1/system/custom/backup" and backup["name"] == "Backup"
+    assert "system_custom_lights_on" in cmps and not [k for k in cmps if "divider" in k]
+    listing = {"core": [], "plugin": [], "custom": [
+        {"action": "backup", "name": "Backup", "confirm": "Back up now?", "source": "custom", "resource": "x"},
+        {"action": "lights-on", "name": "Lights", "source": "custom", "resource": "y"}]}
+    env = jinja2.Environment()
+    rendered = json.loads(env.from_string(backup["json_attr_tpl"]).render(value_json=listing))
+    assert rendered == {"source": "custom", "action": "backup", "confirm": "Back up now?"}
+    lights = json.loads(env.from_string(cmps["system_custom_lights_on"]["json_attr_tpl"]).render(value_json=listing))
+    assert lights["confirm"] is None
