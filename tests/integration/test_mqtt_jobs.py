@@ -79,7 +79,7 @@ SYSTEM = {"actions": [{"action": "hello", "name": "Say hello", "command": "echo 
 
 def test_system_command_over_mqtt(broker: Any) -> None:
     base = unique_base()
-    with running_gateway(broker, base, system=SYSTEM, operational=False) as gw:
+    with running_gateway(broker, base, system=SYSTEM, operational=False):
         w = Watcher(broker, [f"{base}/#"])
         try:
             listing = w.wait_json(f"{base}/p1/system")
