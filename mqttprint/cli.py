@@ -125,9 +125,7 @@ def _check_config(path: str, print_config: bool) -> int:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(exc.report(path), file=sys.stderr)
         return EXIT_CONFIG
     print(f"{path}: OK ({len(config.printers)} printer(s): {', '.join(p.id for p in config.printers)})")
     if print_config:

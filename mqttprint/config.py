@@ -22,6 +22,10 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
         self.problems = problems
 
+    def report(self, path: str) -> str:
+        """Every problem, one per line, under a header naming the file (what the CLI prints)."""
+        return "\n".join([f"{path}: {len(self.problems)} problem(s):"] + [f"  {p}" for p in self.problems])
+
 
 @dataclass(frozen=True, slots=True)
 class TlsConfig:

@@ -29,9 +29,7 @@ def run_gateway(config_path: str, log_level: Optional[str] = None) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        print(f"{config_path}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(exc.report(config_path), file=sys.stderr)
         return 2
     setup_logging(log_level or config.logging.level, config.logging.serial_traffic)
     from mqttprint.daemon import Gateway
