@@ -137,6 +137,8 @@ def _on_ok(engine: Engine, ok: Ok, text: str, now: float) -> None:
         if window.error_oks == 0:
             engine._resend_ok_deadline = None
         return
+    if ok.line_number is not None:
+        _release_lost_oks(engine, ok.line_number, now)
     entry = window.pop_oldest()
     if entry is None:
         return  # an ok nobody waits for (late ok after a timeout release, or a duplicate)
@@ -150,6 +152,22 @@ def _on_ok(engine: Engine, ok: Ok, text: str, now: float) -> None:
     if engine._last_resend_request is not None and entry.line_number is not None and entry.line_number >= engine._last_resend_request:
         engine._same_resend_count = 0
     _acknowledged(engine, entry.command, now)
+
+
+def _release_lost_oks(engine: Engine, acked: int, now: float) -> None:
+    """ADVANCED_OK (`ok N<n> P<p> B<b>`) names the line it acknowledges. Numbered lines older than
+    that one were executed too (Marlin runs them in order), so their `ok`s were lost on the way:
+    acknowledge them now instead of waiting for a communication timeout."""
+    window = engine._window
+    if not any(e.line_number == acked for e in window.entries):
+        return  # not one of ours (e.g. a line from before a resend rewind): count the ok as usual
+    while window.entries:
+        oldest = window.entries[0]
+        if oldest.line_number is None or oldest.line_number >= acked:
+            return
+        entry = window.pop_oldest()
+        if entry is not None:
+            _acknowledged(engine, entry.command, now)
 
 
 def _acknowledged(engine: Engine, command: Command, now: float) -> None:
