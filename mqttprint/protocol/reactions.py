@@ -90,7 +90,14 @@ def on_line(engine: Engine, text: str, now: float) -> None:
         _capture(engine, text)
     elif kind is Wait:
         _on_wait(engine, now)
-    elif kind in (Echo, Unknown):
+    elif kind is Echo:
+        _capture(engine, text)
+        if reply.text.lower().startswith("unknown command"):  # type: ignore[union-attr]
+            # Marlin/Prusa/Klipper still answer `ok`; the caller must not read that as success.
+            oldest = engine._window.oldest
+            if oldest is not None and not oldest.command.error:
+                oldest.command.error = reply.text  # type: ignore[union-attr]
+    elif kind is Unknown:
         _capture(engine, text)
 
 

@@ -337,3 +337,11 @@ def test_failing_job_source_fails_the_job_not_the_link() -> None:
     assert engine.state is PrinterState.OPERATIONAL
     engine.submit("M114", 9.0)
     assert engine.data_to_send(9.0).endswith(b"M114*" + str(__import__("mqttprint.protocol.framing", fromlist=["x"]).checksum(f"N{engine._next_line - 1} M114")).encode() + b"\n")
+
+
+def test_unknown_command_is_reported_as_failed() -> None:
+    engine, _ = connected()
+    engine.submit("G999", 1.0)
+    engine.data_to_send(1.0)
+    [done] = finished(engine.receive_data(b'echo:Unknown command: "G999"\nok\n', 1.1))
+    assert not done.ok and done.error.startswith("Unknown command") and done.lines == ('echo:Unknown command: "G999"',)

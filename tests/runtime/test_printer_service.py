@@ -180,9 +180,12 @@ class model_lock:
 def test_invalid_and_not_operational_are_rejected_before_sending() -> None:
     service, _ = make_service("sim://marlin", temperature_interval=0)
     try:
-        with pytest.raises(NotOperational):
-            service.submit("G28")  # still connecting
         wait_for(lambda: service.snapshot().operational, what="operational")
+        service.disconnect()
+        with pytest.raises(NotOperational):
+            service.submit("G28")  # disconnected
+        service.connect()
+        wait_for(lambda: service.snapshot().operational, what="operational again")
         before = len(service.link.port.model.executed)  # type: ignore[union-attr]
         for bad in ("G1 X1\x00", "N12 G1 X1", "G1 X" + "9" * 120, "M110 N5", "G1 X1\nG1 \x1b"):
             with pytest.raises(InvalidCommand):
