@@ -129,6 +129,8 @@ class StorageConfig:
 class LoggingConfig:
     level: str = "INFO"
     serial_traffic: bool = False
+    #: per-subsystem levels, e.g. {"mqtt": "DEBUG", "rest": "WARNING"} (logger mqttprint.<name>)
+    levels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

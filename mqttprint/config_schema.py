@@ -326,13 +326,23 @@ def _system(c: Checker, raw: Any) -> SystemConfig:
     return SystemConfig(commands=commands, actions=tuple(actions), mqtt_enabled=c.get(d, "mqtt_enabled", p, bool, True))
 
 
+SUBSYSTEMS = ("protocol", "runtime", "mqtt", "rest", "sim", "serial")
+
+
 def _logging(c: Checker, raw: Any) -> LoggingConfig:
-    d = c.section(raw, "logging", ("level", "serial_traffic"))
+    d = c.section(raw, "logging", ("level", "serial_traffic", "levels"))
     level = c.get(d, "level", "logging", str, "INFO")
     if level.upper() not in LOG_LEVELS:
         c.problem("logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
         level = "INFO"
-    return LoggingConfig(level=level.upper(), serial_traffic=c.get(d, "serial_traffic", "logging", bool, False))
+    levels: dict[str, str] = {}
+    for name, value in c.section(c.get(d, "levels", "logging", dict, {}), "logging.levels", SUBSYSTEMS).items():
+        if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+            c.problem(f"logging.levels.{name}", f"must be one of {', '.join(LOG_LEVELS)}")
+        else:
+            levels[name] = value.upper()
+    return LoggingConfig(level=level.upper(), serial_traffic=c.get(d, "serial_traffic", "logging", bool, False),
+                         levels=levels)
 
 
 SECRET_KEYS = {"password", "key"}

@@ -13,7 +13,7 @@ from mqttprint.config import ConfigError, load_config
 log = logging.getLogger("mqttprint")
 
 
-def setup_logging(level: str, serial_traffic: bool) -> None:
+def setup_logging(level: str, serial_traffic: bool, levels: Optional[dict[str, str]] = None) -> None:
     """Plain lines that read well in journald (which adds its own timestamps) and terminals."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -22,6 +22,8 @@ def setup_logging(level: str, serial_traffic: bool) -> None:
     root.setLevel(level)
     logging.getLogger("mqttprint.serial.traffic").setLevel(logging.DEBUG if serial_traffic else logging.WARNING)
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    for subsystem, subsystem_level in (levels or {}).items():
+        logging.getLogger(f"mqttprint.{subsystem}").setLevel(subsystem_level)
 
 
 def run_gateway(config_path: str, log_level: Optional[str] = None) -> int:
@@ -31,7 +33,7 @@ def run_gateway(config_path: str, log_level: Optional[str] = None) -> int:
     except ConfigError as exc:
         print(exc.report(config_path), file=sys.stderr)
         return 2
-    setup_logging(log_level or config.logging.level, config.logging.serial_traffic)
+    setup_logging(log_level or config.logging.level, config.logging.serial_traffic, dict(config.logging.levels))
     from mqttprint.daemon import Gateway
 
     from mqttprint.runtime.sd_notify import Notifier
