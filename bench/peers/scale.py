@@ -1,0 +1,143 @@
+"""Scale: N simulated printers streaming at once in ONE mqttprint process.
+
+Each printer is a `PrinterService` (its own serial thread and protocol engine, as the daemon
+builds them) on its own pseudo-terminal. Responders: by default one `bench/responder.py` process
+per printer; `--shared-responder` serves all N ptys from one process (bench/peers/multi_responder.py),
+for when N responder processes would compete with the host for the 2 cores.
+
+Every printer streams an endless job of unique `G1` lines; after `--warmup` s the lines sent by
+every printer and the process CPU are sampled, and again `--seconds` later: sustained lines/s per
+printer (min / median / max), aggregate lines/s, host CPU µs/line, the share of the machine the
+host and the responders used, and the host's RSS. Prints one JSON object. One fresh process per N.
+Usage: python bench/peers/scale.py --printers 32 [--delay-ms 0] [--flow ping-pong|window] [--shared-responder]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(HERE))
+
+from procstat import cpu_seconds, rss_mb  # noqa: E402
+from stream import start_responder  # noqa: E402
+
+from mqttprint.protocol.params import EngineParams  # noqa: E402
+from mqttprint.protocol.sendqueue import Flow  # noqa: E402
+from mqttprint.runtime.bus import EventBus  # noqa: E402
+from mqttprint.runtime.printer_service import PrinterService  # noqa: E402
+from mqttprint.runtime.serial_link import LinkSettings  # noqa: E402
+
+
+class EndlessJob:
+    """Unique ~32-byte G1 lines, generated lazily (N printers x a long job would not fit a list)."""
+
+    def __init__(self, offset: int) -> None:
+        self.name = "scale.gcode"
+        self._i = offset * 1_000_000
+
+    def next_line(self) -> Optional[str]:
+        i = self._i
+        self._i += 1
+        return f"G1 X{(i % 200) + 0.123:.3f} Y{(i * 7) % 200 + 0.5:.3f} E{(i % 100000) * 0.01:.4f}"
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--printers", type=int, default=1)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--flow", default="ping-pong", choices=("ping-pong", "window"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--shared-responder", action="store_true")
+    args = parser.parse_args()
+    n = args.printers
+    responders: list[subprocess.Popen[str]] = []
+    if args.shared_responder:
+        proc = subprocess.Popen([sys.executable, str(HERE / "multi_responder.py"), "--ptys", str(n),
+                                 "--ok-delay-ms", str(args.delay_ms)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        paths = [proc.stdout.readline().strip() for _ in range(n)]
+        responders.append(proc)
+    else:
+        paths = []
+        for _ in range(n):
+            proc, path = start_responder(args.delay_ms)
+            responders.append(proc)
+            paths.append(path)
+    bus = EventBus()
+    services = [
+        PrinterService(f"p{i}", LinkSettings(port=path, baudrate=115200),
+                       EngineParams(flow=Flow(args.flow), temperature_interval=0, position_interval=0, ok_timeout=30), bus)
+        for i, path in enumerate(paths)
+    ]
+    try:
+        for service in services:
+            service.start()
+        deadline = time.monotonic() + 30
+        while not all(s.snapshot().operational for s in services):
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every printer finished its handshake")
+            time.sleep(0.02)
+        idle_rss = rss_mb("self", "VmRSS")
+        for i, service in enumerate(services):
+            service.start_job(EndlessJob(i))
+        time.sleep(args.warmup)
+
+        def sample() -> tuple[float, float, list[int], float, tuple[int, int], float]:
+            return (time.perf_counter(), time.process_time(), [s.link.engine.job_lines_sent for s in services],
+                    sum(cpu_seconds(p.pid) for p in responders), machine_busy(), os.times().system)
+
+        t0, c0, n0, r0, m0, k0 = sample()
+        time.sleep(args.seconds)
+        t1, c1, n1, r1, m1, k1 = sample()
+        rss = rss_mb("self", "VmRSS")
+    finally:
+        for service in services:
+            service.stop()
+        for proc in responders:
+            proc.send_signal(signal.SIGTERM)
+        for proc in responders:
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    wall = t1 - t0
+    rates = [(b - a) / wall for a, b in zip(n0, n1)]
+    total = sum(b - a for a, b in zip(n0, n1))
+    cores = os.cpu_count() or 1
+    print(json.dumps({
+        "printers": n, "delay_ms": args.delay_ms, "flow": args.flow, "shared_responder": args.shared_responder,
+        "seconds": round(wall, 2), "aggregate_lines_per_s": round(total / wall),
+        "per_printer_min": round(min(rates)), "per_printer_median": round(statistics.median(rates)),
+        "per_printer_max": round(max(rates)),
+        "host_cpu_us_per_line": round((c1 - c0) / max(total, 1) * 1e6, 1),
+        "host_kernel_share_pct": round(100 * (k1 - k0) / max(c1 - c0, 1e-9)),
+        "host_cpu_cores": round((c1 - c0) / wall, 2), "responder_cpu_cores": round((r1 - r0) / wall, 2),
+        "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(m1[1] - m0[1], 1), 1), "cores": cores,
+        "idle_rss_mb": round(idle_rss, 1), "rss_mb": round(rss, 1), "peak_rss_mb": round(rss_mb("self", "VmHWM"), 1),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
