@@ -9,7 +9,6 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
@@ -21,16 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stream import start_responder, stop_responder  # noqa: E402
+from stream import start_responder, stop_responder
 
-from mqttprint.config import parse_config  # noqa: E402
-from mqttprint.daemon import engine_params, link_settings  # noqa: E402
-from mqttprint.protocol.events import JobEnded  # noqa: E402
-from mqttprint.runtime.bus import EventBus  # noqa: E402
-from mqttprint.runtime.commands import CommandRegistry, Context, Request  # noqa: E402
-from mqttprint.runtime.file_store import FileStore  # noqa: E402
-from mqttprint.runtime.job_actions import JobsService, register_job_actions  # noqa: E402
-from mqttprint.runtime.printer_service import PrinterService  # noqa: E402
+from mqttprint.config import parse_config
+from mqttprint.daemon import engine_params, link_settings
+from mqttprint.protocol.events import JobEnded
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.commands import CommandRegistry, Context, Request
+from mqttprint.runtime.file_store import FileStore
+from mqttprint.runtime.job_actions import JobsService, register_job_actions
+from mqttprint.runtime.printer_service import PrinterService
 
 
 def rss_mb(field: str) -> float:

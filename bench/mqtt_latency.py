@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,12 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-from stream import percentile  # noqa: E402
+import paho.mqtt.client as mqtt
+from stream import percentile
 
-from mqttprint.config import parse_config  # noqa: E402
-from mqttprint.daemon import Gateway  # noqa: E402
-from mqttprint.runtime.commands import Request  # noqa: E402
+from mqttprint.config import parse_config
+from mqttprint.daemon import Gateway
+from mqttprint.runtime.commands import Request
 
 
 def free_port() -> int:

@@ -26,15 +26,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "peers"))
 
-import install  # noqa: E402
-from hosts import (  # noqa: E402
+import install
+from hosts import (
     Run,
     floor_run,
     mqtt_floor,
@@ -45,12 +45,12 @@ from hosts import (  # noqa: E402
     octoprint_run,
     printcore_run,
 )
-from job import write_job  # noqa: E402
-from octoprint_host import OctoPrint, job_file  # noqa: E402
-from stream import job_lines, percentile  # noqa: E402
+from job import write_job
+from octoprint_host import OctoPrint, job_file
+from stream import job_lines, percentile
 
-from mqttprint import __version__  # noqa: E402
-from mqttprint.protocol.sendqueue import Flow  # noqa: E402
+from mqttprint import __version__
+from mqttprint.protocol.sendqueue import Flow
 
 PP, WIN, PC, OP = "mqttprint ping-pong", "mqttprint window (127 B)", "printcore", "OctoPrint"
 FLOOR = "Python floor (yardstick, not a host)"
@@ -336,7 +336,7 @@ def render(args: argparse.Namespace, quick: bool, runs: int, lines: int, samples
     # ---- scale table
     scrows = []
     for (n, flow, shared), results in sorted(scale.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
-        g = lambda key: [x[key] for x in results]  # noqa: E731
+        g = lambda key: [x[key] for x in results]
         resp = "1 process, N ptys" if shared else "N processes"
         scrows.append(f"| {n} | {flow} | {resp} | {fmt(g('aggregate_lines_per_s'))} | {fmt(g('per_printer_min'))} "
                       f"| {fmt(g('per_printer_median'))} | {fmt(g('host_cpu_us_per_line'))} | {fmt(g('host_cpu_cores'), 2)} "
@@ -423,7 +423,7 @@ def render(args: argparse.Namespace, quick: bool, runs: int, lines: int, samples
            ok, f"needs {3.5 * op2_rate:,.0f} lines/s ({3.5 * op2_rate / w2_rate:.2f}x short)")
 
     # ---- where the MQTT emergency time goes
-    def lat3(results: list[dict], key: Optional[str] = None) -> tuple[list[float], list[float], float, int]:
+    def lat3(results: list[dict], key: str | None = None) -> tuple[list[float], list[float], float, int]:
         items = [x[key] if key else x for x in results]
         return ([x["p50"] for x in items], [x["p99"] for x in items], max((x["max"] or 0) for x in items),
                 sum(x["n"] for x in items))

@@ -18,17 +18,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mqttprint.protocol.events import JobEnded  # noqa: E402
-from mqttprint.protocol.params import EngineParams  # noqa: E402
-from mqttprint.protocol.sendqueue import Flow  # noqa: E402
-from mqttprint.runtime.bus import BusMessage, EventBus  # noqa: E402
-from mqttprint.runtime.printer_service import PrinterService  # noqa: E402
-from mqttprint.runtime.serial_link import LinkSettings  # noqa: E402
+from mqttprint.protocol.events import JobEnded
+from mqttprint.protocol.params import EngineParams
+from mqttprint.protocol.sendqueue import Flow
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.serial_link import LinkSettings
 
 
 class ListJob:
@@ -37,7 +36,7 @@ class ListJob:
         self._lines = lines
         self._i = 0
 
-    def next_line(self) -> Optional[str]:
+    def next_line(self) -> str | None:
         if self._i >= len(self._lines):
             return None
         self._i += 1

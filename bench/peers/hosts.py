@@ -19,7 +19,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -27,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
-from octoprint_host import OctoPrint  # noqa: E402
-from stream import percentile, run_stream, start_responder, stop_responder  # noqa: E402
+from octoprint_host import OctoPrint
+from stream import percentile, run_stream, start_responder, stop_responder
 
-from mqttprint.protocol.sendqueue import Flow  # noqa: E402
+from mqttprint.protocol.sendqueue import Flow
 
 
 @dataclass
@@ -139,5 +138,5 @@ def octoprint_run(op: OctoPrint, name: str, path: Path, lines: int, delay_ms: fl
     return run
 
 
-def optional(value: Optional[float], digits: int = 2) -> str:
+def optional(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"

@@ -27,9 +27,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-from mqtt_latency import start_broker  # noqa: E402
-from stream import percentile  # noqa: E402
+import paho.mqtt.client as mqtt
+from mqtt_latency import start_broker
+from stream import percentile
 
 
 def client(port: int) -> mqtt.Client:

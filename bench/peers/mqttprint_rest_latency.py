@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import socket
 import io
 import json
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,14 +33,13 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mqtt_latency import start_broker  # noqa: E402
-from stream import percentile  # noqa: E402
+import paho.mqtt.client as mqtt
+from mqtt_latency import start_broker
+from stream import percentile
 
-import paho.mqtt.client as mqtt  # noqa: E402
-
-from mqttprint.config import parse_config  # noqa: E402
-from mqttprint.daemon import Gateway  # noqa: E402
-from mqttprint.runtime.commands import Request  # noqa: E402
+from mqttprint.config import parse_config
+from mqttprint.daemon import Gateway
+from mqttprint.runtime.commands import Request
 
 KEY = "bench-rest-key-0123456789abcdef"
 

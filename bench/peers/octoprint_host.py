@@ -37,14 +37,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
-from procstat import cpu_seconds, rss_mb  # noqa: E402
+from procstat import cpu_seconds, rss_mb
 
 API_KEY = "BENCHBENCHBENCHBENCHBENCHBENCH00"
 DISABLED_PLUGINS = [
@@ -97,8 +96,8 @@ class PeerRun:
     cpu_us_per_line: float
     latencies_ms: list[float] = field(default_factory=list)
     http_ms: list[float] = field(default_factory=list)
-    m112_ms: Optional[float] = None
-    m112_http_ms: Optional[float] = None
+    m112_ms: float | None = None
+    m112_http_ms: float | None = None
     rss_mb: float = float("nan")
     peak_rss_mb: float = float("nan")
     extra: dict = field(default_factory=dict)
@@ -111,8 +110,8 @@ class OctoPrint:
         self.python = python
         self.basedir = basedir
         self.port = 0
-        self.proc: Optional[subprocess.Popen[bytes]] = None
-        self.conn: Optional[http.client.HTTPConnection] = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conn: http.client.HTTPConnection | None = None
         self.uploaded: set[str] = set()
         self.start_rss_mb = float("nan")
 
@@ -178,7 +177,7 @@ class OctoPrint:
         return rss_mb(self.pid, field)
 
     # ------------------------------------------------------------------ HTTP
-    def request(self, method: str, path: str, body: Optional[bytes] = None, content_type: str = "application/json",
+    def request(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json",
                 timeout: float = 30.0) -> tuple[int, bytes]:
         for attempt in range(2):
             if self.conn is None:

@@ -27,15 +27,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
-from scale import EndlessJob  # noqa: E402
-from stream import start_responder  # noqa: E402
+from scale import EndlessJob
+from stream import start_responder
 
-from mqttprint.protocol.params import EngineParams  # noqa: E402
-from mqttprint.protocol.sendqueue import Flow  # noqa: E402
-from mqttprint.runtime import serial_link  # noqa: E402
-from mqttprint.runtime.bus import EventBus  # noqa: E402
-from mqttprint.runtime.printer_service import PrinterService  # noqa: E402
-from mqttprint.runtime.serial_link import LinkSettings  # noqa: E402
+from mqttprint.protocol.params import EngineParams
+from mqttprint.protocol.sendqueue import Flow
+from mqttprint.runtime import serial_link
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.serial_link import LinkSettings
 
 PROFILES: list[cProfile.Profile] = []
 _original_run = serial_link.SerialLink._run

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -31,14 +30,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
-from procstat import cpu_seconds, rss_mb  # noqa: E402
-from stream import start_responder  # noqa: E402
+from procstat import cpu_seconds, rss_mb
+from stream import start_responder
 
-from mqttprint.protocol.params import EngineParams  # noqa: E402
-from mqttprint.protocol.sendqueue import Flow  # noqa: E402
-from mqttprint.runtime.bus import EventBus  # noqa: E402
-from mqttprint.runtime.printer_service import PrinterService  # noqa: E402
-from mqttprint.runtime.serial_link import LinkSettings  # noqa: E402
+from mqttprint.protocol.params import EngineParams
+from mqttprint.protocol.sendqueue import Flow
+from mqttprint.runtime.bus import EventBus
+from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.serial_link import LinkSettings
 
 
 class EndlessJob:
@@ -48,7 +47,7 @@ class EndlessJob:
         self.name = "scale.gcode"
         self._i = offset * 1_000_000
 
-    def next_line(self) -> Optional[str]:
+    def next_line(self) -> str | None:
         i = self._i
         self._i += 1
         return f"G1 X{(i % 200) + 0.123:.3f} Y{(i * 7) % 200 + 0.5:.3f} E{(i % 100000) * 0.01:.4f}"
