@@ -80,6 +80,23 @@ class HomeAssistantConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebcamConfig:
+    """A printer's camera, in OctoPrint's terms (its /api/settings `webcam` block)."""
+
+    stream_url: Optional[str] = None
+    snapshot_url: Optional[str] = None
+    flip_h: bool = False
+    flip_v: bool = False
+    rotate_90: bool = False
+    #: seconds between JPEG snapshots published on B/camera; 0 = off
+    mqtt_interval: float = 0.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.stream_url or self.snapshot_url)
+
+
+@dataclass(frozen=True, slots=True)
 class PrinterConfig:
     id: str
     name: str
@@ -95,6 +112,7 @@ class PrinterConfig:
     pause_script: tuple[str, ...] = ()
     resume_script: tuple[str, ...] = ()
     cancel_script: tuple[str, ...] = ("M104 S0", "M140 S0", "M106 S0", "M84")
+    webcam: WebcamConfig = field(default_factory=WebcamConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +152,33 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """This gateway's identity among others sharing a base topic (fleet, Home Assistant ids)."""
+
+    #: [a-z0-9_-]+; default: the host name, lower-cased, other characters replaced by "-"
+    id: str = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """Prometheus exposition at /metrics on the REST port."""
+
+    enabled: bool = True
+    require_key: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MtconnectConfig:
+    """MTConnect SHDR adapter (a TCP server an MTConnect agent connects to)."""
+
+    enabled: bool = False
+    host: str = "0.0.0.0"
+    port: int = 7878
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     rest: RestConfig = field(default_factory=RestConfig)
     homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
@@ -142,6 +186,8 @@ class Config:
     system: SystemConfig = field(default_factory=SystemConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mtconnect: MtconnectConfig = field(default_factory=MtconnectConfig)
     source: Optional[str] = None
 
     def printer(self, printer_id: str) -> PrinterConfig:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -14,15 +15,19 @@ from mqttprint.config import (
     ApiKey,
     Config,
     ConfigError,
+    GatewayConfig,
     HomeAssistantConfig,
     LoggingConfig,
+    MetricsConfig,
     MqttConfig,
+    MtconnectConfig,
     PrinterConfig,
     RestConfig,
     StorageConfig,
     SystemAction,
     SystemConfig,
     TlsConfig,
+    WebcamConfig,
 )
 
 PRINTER_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -126,8 +131,10 @@ def _one_of(options: tuple[Any, ...]) -> Callable[[Any], Optional[str]]:
 def build_config(data: Any, environ: dict[str, str], base_dir: Path, source: Optional[str]) -> Config:
     """Validate everything; raise ConfigError with every problem, or return the Config."""
     c = Checker(environ, base_dir)
-    root = c.section(data, "", ("mqtt", "rest", "homeassistant", "printers", "system", "storage", "logging"))
+    root = c.section(data, "", ("gateway", "mqtt", "rest", "homeassistant", "printers", "system", "storage",
+                                "logging", "metrics", "mtconnect"))
     config = Config(
+        gateway=_gateway(c, root.get("gateway")),
         mqtt=_mqtt(c, root.get("mqtt")),
         rest=_rest(c, root.get("rest")),
         homeassistant=_homeassistant(c, root.get("homeassistant")),
@@ -135,11 +142,62 @@ def build_config(data: Any, environ: dict[str, str], base_dir: Path, source: Opt
         system=_system(c, root.get("system")),
         storage=StorageConfig(dir=c.get(c.section(root.get("storage"), "storage", ("dir",)), "dir", "storage", str, None)),
         logging=_logging(c, root.get("logging")),
+        metrics=_metrics(c, root.get("metrics")),
+        mtconnect=_mtconnect(c, root.get("mtconnect")),
         source=source,
     )
     if c.problems:
         raise ConfigError(c.problems)
     return config
+
+
+def default_gateway_id(hostname: Optional[str] = None) -> str:
+    """The host name as a gateway id: lower-cased, every other character than [a-z0-9_-] -> "-"."""
+    name = (hostname if hostname is not None else socket.gethostname()).split(".")[0].lower()
+    name = re.sub(r"[^a-z0-9_-]", "-", name).strip("-")[:64]
+    return name or "gateway"
+
+
+def _gateway(c: Checker, raw: Any) -> GatewayConfig:
+    d = c.section(raw, "gateway", ("id",))
+    gid = c.get(d, "id", "gateway", str, None, lambda v: None if PRINTER_ID.match(v) else
+                "must match [a-z0-9_-]+ (it is an MQTT topic segment and part of Home Assistant ids)",
+                nullable=True)
+    return GatewayConfig(id=gid or default_gateway_id())
+
+
+def _metrics(c: Checker, raw: Any) -> MetricsConfig:
+    d = c.section(raw, "metrics", ("enabled", "require_key"))
+    return MetricsConfig(enabled=c.get(d, "enabled", "metrics", bool, True),
+                         require_key=c.get(d, "require_key", "metrics", bool, False))
+
+
+def _mtconnect(c: Checker, raw: Any) -> MtconnectConfig:
+    d = c.section(raw, "mtconnect", ("enabled", "host", "port"))
+    return MtconnectConfig(
+        enabled=c.get(d, "enabled", "mtconnect", bool, False),
+        host=c.get(d, "host", "mtconnect", str, "0.0.0.0", lambda v: None if v.strip() else "must not be empty"),
+        port=c.get(d, "port", "mtconnect", int, 7878, _between(0, 65535)),
+    )
+
+
+def _webcam(c: Checker, raw: Any, path: str) -> WebcamConfig:
+    d = c.section(raw, path, ("stream_url", "snapshot_url", "flip_h", "flip_v", "rotate_90", "mqtt_interval"))
+
+    def url(v: str) -> Optional[str]:
+        return None if re.match(r"^https?://[^\s]+$", v) else "must be an http:// or https:// URL"
+
+    cam = WebcamConfig(
+        stream_url=c.get(d, "stream_url", path, str, None, url, nullable=True),
+        snapshot_url=c.get(d, "snapshot_url", path, str, None, url, nullable=True),
+        flip_h=c.get(d, "flip_h", path, bool, False),
+        flip_v=c.get(d, "flip_v", path, bool, False),
+        rotate_90=c.get(d, "rotate_90", path, bool, False),
+        mqtt_interval=c.get(d, "mqtt_interval", path, float, 0.0, _between(0, 86400)),
+    )
+    if cam.mqtt_interval and not cam.snapshot_url:
+        c.problem(f"{path}.mqtt_interval", "needs snapshot_url (the JPEG published on B/camera)")
+    return cam
 
 
 def _mqtt(c: Checker, raw: Any) -> MqttConfig:
@@ -254,7 +312,7 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
     ids: set[str] = set()
     ports: dict[str, str] = {}
     known = ("id", "name", "port", "baudrate", "autoconnect", "flow_control", "rx_buffer", "reset_on_connect",
-             "temperature_interval", "position_interval", "ok_timeout", "pause_script", "resume_script", "cancel_script")
+             "temperature_interval", "position_interval", "ok_timeout", "pause_script", "resume_script", "cancel_script", "webcam")
     for i, item in enumerate(raw):
         p = f"printers[{i}]"
         d = c.section(item, p, known)
@@ -286,6 +344,7 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
             pause_script=_script(c, d, "pause_script", p, ()),
             resume_script=_script(c, d, "resume_script", p, ()),
             cancel_script=_script(c, d, "cancel_script", p, PrinterConfig.__dataclass_fields__["cancel_script"].default),
+            webcam=_webcam(c, d.get("webcam"), f"{p}.webcam"),
         ))
     return tuple(printers)
 
