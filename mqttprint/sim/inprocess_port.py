@@ -10,7 +10,8 @@ Differences from pyserial, on purpose:
 * ``read(size)`` waits up to ``timeout`` for the *first* byte, then returns what is available
   (up to `size`) instead of waiting for all `size` bytes.
 * Test hooks: `unplug` (I/O then fails with ``OSError(EIO)`` and ``is_open`` stays True, like
-  a vanished USB device), `replug`, `pulse_reset`, and `model` for inspection. Hold `lock`
+  a vanished USB device), `replug`, `pulse_reset`, `hold_output`/`release_output` (keep the
+  firmware's ``ok``s back from a given line on), and `model` for inspection. Hold `lock`
   while inspecting the model from another thread.
 """
 
@@ -238,6 +239,27 @@ class SimulatedPort:
         """The device is back: a later `open()` works again (with a freshly booted board)."""
         with self.lock:
             self._present = True
+
+    def hold_output(self, after_lines: int = 0) -> None:
+        """Keep the firmware's output back after `after_lines` more lines (`MarlinSim.hold_output`);
+        re-arming a hold that is in effect first hands out what it kept back."""
+        with self.lock:
+            self.model.hold_output(after_lines)
+            self._collect()
+            self.lock.notify_all()
+
+    def release_output(self) -> None:
+        """Hand out what `hold_output` kept back, now."""
+        with self.lock:
+            self.model.release_output()
+            self._collect()
+            self.lock.notify_all()
+
+    @property
+    def output_held(self) -> bool:
+        """True while the firmware's output is held back."""
+        with self.lock:
+            return self.model.output_held
 
     # -- internals ------------------------------------------------------------------------------
     def _check_io(self) -> None:

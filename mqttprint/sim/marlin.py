@@ -63,6 +63,7 @@ class MarlinSim:
         self._faults = FaultInjector(self.config)
         self._heaters = Heaters(self.config.heating_rate, now)
         self.boots = 0
+        self._hold_from: int | None = None  # test-bench output hold (see hold_output)
         self._fw = self._power_on(RESET_POWER_UP)
 
     # -- inspection ---------------------------------------------------------------------------
@@ -217,8 +218,32 @@ class MarlinSim:
             self._step()
 
     def read_output(self) -> bytes:
-        """Drain the firmware -> host bytes that have been released by `now`."""
+        """Drain the firmware -> host bytes that have been released by `now` (none while held)."""
+        if self.output_held:
+            return b""
         return self._tx.drain(self._now)
+
+    # -- test-bench controls ------------------------------------------------------------------
+    def hold_output(self, after_lines: int = 0) -> None:
+        """Keep every output line back once `after_lines` more lines have been received.
+
+        Not a Marlin behaviour: a bench control, like a USB adapter that stops forwarding. The
+        host then gets no ``ok`` until `release_output`, so a job streamed in ping-pong stalls at
+        a known line count however fast the host is (with several lines in flight it stalls a
+        few lines later). Lines keep being received and executed; a reset keeps the hold.
+        """
+        if after_lines < 0:
+            raise ValueError("after_lines must be >= 0")
+        self._hold_from = len(self._journal.received_lines) + after_lines
+
+    def release_output(self) -> None:
+        """End `hold_output`: what was kept back becomes readable, in order."""
+        self._hold_from = None
+
+    @property
+    def output_held(self) -> bool:
+        """True while a `hold_output` is in effect (armed and its line count reached)."""
+        return self._hold_from is not None and len(self._journal.received_lines) >= self._hold_from
 
     def next_event_time(self) -> float | None:
         """Earliest time >= `now` at which something happens (incl. delayed output); None = idle."""

@@ -126,10 +126,30 @@ class PtySimulator:
             if self._master is None:
                 with self.lock:
                     self.model.reset(time.monotonic())
+                    self.model.release_output()  # a new connection: nothing held is delivered
                     self.model.read_output()  # nobody can be listening yet (see start())
                 self._open_pty()
 
         self._in_loop(plug)
+
+    def hold_output(self, after_lines: int = 0) -> None:
+        """Keep the firmware's output back after `after_lines` more lines (`MarlinSim.hold_output`);
+        re-arming a hold that is in effect first hands out what it kept back."""
+        with self.lock:
+            self.model.hold_output(after_lines)
+        self._poke()
+
+    def release_output(self) -> None:
+        """Hand out what `hold_output` kept back (the I/O loop writes it at once)."""
+        with self.lock:
+            self.model.release_output()
+        self._poke()
+
+    @property
+    def output_held(self) -> bool:
+        """True while the firmware's output is held back."""
+        with self.lock:
+            return self.model.output_held
 
     def __enter__(self) -> PtySimulator:
         self.start()

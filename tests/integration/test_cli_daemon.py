@@ -22,7 +22,8 @@ import yaml
 
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.pty_link import PtySimulator
-from tests.conftest import Broker, free_port
+from tests.helpers import free_port
+from tests.helpers.broker import Broker
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -92,7 +93,7 @@ def test_two_printers_one_unplugged_then_sigterm_during_print(tmp_path: Path, br
     base = "cli1"
     watcher = Watcher(broker, base)
     config = write_config(tmp_path, broker, base, [
-        {"id": "a", "port": "sim://marlin"},
+        {"id": "a", "port": "sim://marlin?ok_latency=0.001"},  # >= 1 ms per line in real time: the job below lasts
         {"id": "b", "port": str(link)},
     ])
     started = time.monotonic()

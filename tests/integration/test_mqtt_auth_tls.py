@@ -10,8 +10,9 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import Broker
-from tests.integration.mqtt_helpers import Watcher, running_gateway, unique_base, wait_until
+from tests.helpers.broker import Broker
+from tests.helpers import wait_for
+from tests.helpers.mqtt import Watcher, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,7 @@ def test_wrong_password_never_hurts_the_printer(secure_broker: SecureBroker) -> 
     mqtt = {"username": USER, "password": "wrong", "tls": {"enabled": True, "ca_file": secure_broker.ca_file}}
     with running_gateway(secure_broker, base, mqtt=mqtt, operational=False) as gw:
         printer = gw.printers["p1"]
-        wait_until(lambda: printer.snapshot().operational, 10, message="printer Operational")
+        wait_for(lambda: printer.snapshot().operational, what="printer Operational")
         assert all(h.result(5).ok for h in printer.submit("M114"))
         assert not gw.mqtt.publisher._connected  # type: ignore[union-attr]
         assert gw.mqtt.healthy()  # type: ignore[union-attr]

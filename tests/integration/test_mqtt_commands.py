@@ -6,7 +6,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.mqtt_helpers import Watcher, executed, model, running_gateway, unique_base, wait_until
+from tests.helpers import wait_for
+from tests.helpers.mqtt import Watcher, executed, model, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -118,8 +119,8 @@ def test_unknown_emergency_code_refused(env: tuple[Any, str, Watcher]) -> None:
 def test_non_halting_emergency_codes(env: tuple[Any, str, Watcher], payload: str, code: str) -> None:
     gw, base, w = env
     w.publish(f"{base}/p1/emergency", payload)
-    wait_until(lambda: any(code.split()[0] in seen for seen in model(gw).emergency_seen), 5,
-               message=f"{code} at the simulator")
+    wait_for(lambda: any(code.split()[0] in seen for seen in model(gw).emergency_seen),
+             what=f"{code} at the simulator")
 
 
 def test_connection_disconnect_and_connect(env: tuple[Any, str, Watcher]) -> None:
@@ -142,7 +143,7 @@ def test_not_operational_is_an_error_reply(broker: Any) -> None:
                          operational=False) as gw:
         w = Watcher(broker, [f"{base}/#"])
         try:
-            wait_until(lambda: gw.mqtt.publisher._connected, 5)  # type: ignore[union-attr]
+            wait_for(lambda: gw.mqtt.publisher._connected)  # type: ignore[union-attr]
             w.publish(f"{base}/p1/command", {"command": "G28", "id": 1})
             reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == 1)
             assert reply["ok"] is False and "not operational" in reply["error"]
@@ -162,7 +163,7 @@ def test_mqtt311_mode_replies_by_id(broker: Any) -> None:
             reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "v311")
             assert reply["ok"] is True and any("X:" in line for line in reply["lines"])
             w.publish(f"{base}/p1/command", "G1 X3 F3000")  # plain text, no reply route: just executed
-            wait_until(lambda: any(c.startswith("G1 X3") for c in executed(gw)), 5, message="G1 X3 executed")
+            wait_for(lambda: any(c.startswith("G1 X3") for c in executed(gw)), what="G1 X3 executed")
             # Without No Local the broker echoes our own B/system publication back: never a request.
             w.wait_for(f"{base}/p1/system")
             assert not w.messages(f"{base}/p1/event/CommandRejected")
@@ -177,7 +178,7 @@ def test_emergency_reaches_simulator_and_status_goes_error(broker: Any) -> None:
         try:
             sim = model(gw)
             w.publish(f"{base}/p1/emergency", "PRESS")
-            wait_until(lambda: sim.emergency_seen == ["M112"], 5, message="M112 at the simulator")
+            wait_for(lambda: sim.emergency_seen == ["M112"], what="M112 at the simulator")
             status = w.wait_json(f"{base}/p1/status", lambda d: d["state"] == "Error")
             assert status["flags"]["error"] is True and status["error"]
             event = w.wait_json(f"{base}/p1/event/EmergencyStop")
@@ -195,7 +196,7 @@ def test_emergency_inside_command_payload_takes_fast_path(broker: Any) -> None:
         try:
             sim = model(gw)
             w.publish(f"{base}/p1/command", {"command": "M112", "id": "e-1"})
-            wait_until(lambda: sim.emergency_seen == ["M112"], 5, message="M112 at the simulator")
+            wait_for(lambda: sim.emergency_seen == ["M112"], what="M112 at the simulator")
             w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "e-1")
             w.wait_json(f"{base}/p1/status", lambda d: d["state"] == "Error")
         finally:
@@ -208,7 +209,7 @@ def test_two_printers_one_connection(broker: Any) -> None:
     w = Watcher(broker, [f"{base}/#"])
     try:
         with running_gateway(broker, base, printers=printers) as gw:
-            wait_until(lambda: gw.printers["p2"].snapshot().operational, 10, message="p2 Operational")
+            wait_for(lambda: gw.printers["p2"].snapshot().operational, what="p2 Operational")
             w.wait_for(f"{base}/p1/availability", lambda m: m.payload == b"online")
             w.wait_for(f"{base}/p2/availability", lambda m: m.payload == b"online")
             w.publish(f"{base}/p2/command", {"command": "G1 X7 F6000", "id": "only-p2"})
@@ -216,7 +217,7 @@ def test_two_printers_one_connection(broker: Any) -> None:
             assert any(c.startswith("G1 X7") for c in executed(gw, "p2"))
             assert not any(c.startswith("G1 X7") for c in executed(gw, "p1"))
             w.publish(f"{base}/p2/emergency", "")
-            wait_until(lambda: model(gw, "p2").emergency_seen == ["M112"], 5, message="M112 on p2")
+            wait_for(lambda: model(gw, "p2").emergency_seen == ["M112"], what="M112 on p2")
             assert model(gw, "p1").emergency_seen == []
             assert not w.messages(f"{base}/p1/reply")
         for pid in ("p1", "p2"):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mqttprint.protocol.states import PrinterState
-from tests.integration.mqtt_helpers import Watcher, executed, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, executed, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.mqtt_helpers import Watcher, executed, running_gateway, unique_base, wait_until
+from tests.helpers import wait_for
+from tests.helpers.mqtt import Watcher, executed, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -140,4 +141,4 @@ def test_gateway_survives_a_burst_of_garbage(env: tuple[Any, str, Watcher]) -> N
     for i in range(30):
         w.publish(f"{base}/p1/command", bytes([i, 0xFF, 0x00]) * (i + 1), qos=0)
     w.publish(f"{base}/p1/command", {"command": "M114", "id": "still-alive"})
-    assert wait_until(lambda: any(m.json().get("id") == "still-alive" for m in w.messages(f"{base}/p1/reply")), 5)
+    assert wait_for(lambda: any(m.json().get("id") == "still-alive" for m in w.messages(f"{base}/p1/reply")))

@@ -8,7 +8,8 @@ from typing import Any, Iterator
 import pytest
 
 from mqttprint.protocol.states import FLAG_NAMES
-from tests.integration.mqtt_helpers import Watcher, running_gateway, unique_base, wait_until
+from tests.helpers import wait_for
+from tests.helpers.mqtt import Watcher, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -112,9 +113,11 @@ def test_telemetry_is_coalesced(env: tuple[Any, str, Watcher]) -> None:
     w.wait_json(topic, lambda d: d["x"] == 1.0, after=start)
     time.sleep(0.4)
     msgs = w.messages(topic)[start:]
-    # ... but never more often than telemetry_interval (0.3 s), with a little scheduling slack.
-    gaps = [b.at - a.at for a, b in zip(msgs, msgs[1:])]
-    assert all(gap > 0.2 for gap in gaps), gaps
+    # ... but never more often than telemetry_interval (0.3 s). The exact schedule is unit-tested on
+    # a virtual clock (tests/mqtt/test_publisher_unit.py); here delivery on a loaded machine may
+    # bunch messages up, so count them over their span, with a second of slack for that jitter.
+    span = msgs[-1].at - msgs[0].at
+    assert len(msgs) - 1 <= (span + 1.0) / 0.3, [round(m.at - msgs[0].at, 3) for m in msgs]
     assert len(msgs) < 10
 
 
@@ -136,10 +139,10 @@ def test_terminal_stream(env: tuple[Any, str, Watcher]) -> None:
     _, base, w = env
     w.publish(f"{base}/p1/command", {"command": "M115", "id": "term"})
     w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "term")
-    wait_until(lambda: any("> " in m.payload.decode() and "M115" in m.payload.decode()
-                           for m in w.messages(f"{base}/p1/terminal")), 5, message="sent line on the terminal")
-    wait_until(lambda: any(line.startswith("< ok") for m in w.messages(f"{base}/p1/terminal")
-                           for line in m.payload.decode().splitlines()), 5, message="ok on the terminal")
+    wait_for(lambda: any("> " in m.payload.decode() and "M115" in m.payload.decode()
+                         for m in w.messages(f"{base}/p1/terminal")), what="sent line on the terminal")
+    wait_for(lambda: any(line.startswith("< ok") for m in w.messages(f"{base}/p1/terminal")
+                         for line in m.payload.decode().splitlines()), what="ok on the terminal")
     assert not any(m.retain for m in w.messages(f"{base}/p1/terminal"))
 
 
@@ -179,10 +182,10 @@ def test_discovery_republished_on_ha_birth(env: tuple[Any, str, Watcher]) -> Non
 def test_ha_button_payloads_work(env: tuple[Any, str, Watcher]) -> None:
     """What HA's home button and setpoint number publish is accepted as-is."""
     gw, base, w = env
-    from tests.integration.mqtt_helpers import executed
+    from tests.helpers.mqtt import executed
 
     w.publish(f"{base}/p1/command", "M104 S0.0")
-    wait_until(lambda: any(c.startswith("M104") for c in executed(gw)), 5, message="M104 executed")
+    wait_for(lambda: any(c.startswith("M104") for c in executed(gw)), what="M104 executed")
 
 
 def test_discovery_cleared_when_disabled(broker: Any) -> None:

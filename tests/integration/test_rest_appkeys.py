@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rest_helpers import ADMIN_KEY, USER_KEY, error_of, start_gateway
+from tests.helpers.rest import ADMIN_KEY, USER_KEY, error_of, start_gateway
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.integration.rest_helpers import ADMIN_KEY, KEYS, READ_KEY, USER_KEY, WRONG_KEY, Api, error_of, rest_api  # noqa: F401
+from tests.helpers.rest import ADMIN_KEY, KEYS, READ_KEY, USER_KEY, WRONG_KEY, Api, error_of, rest_api  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

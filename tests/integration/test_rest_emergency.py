@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.rest_helpers import Api, error_of, rest_api, wait_for  # noqa: F401
+from tests.helpers.rest import Api, error_of, rest_api, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -31,7 +31,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-from tests.integration.rest_helpers import ADMIN_KEY, Api, ensure_operational, rest_api  # noqa: E402,F401
+from tests.helpers.rest import ADMIN_KEY, Api, ensure_operational, rest_api  # noqa: E402,F401
 
 pytestmark = pytest.mark.integration
 

@@ -14,14 +14,16 @@ from typing import Any, Iterator, Optional
 import pytest
 import requests
 
-from tests.integration.rest_helpers import (
-    READ_KEY, USER_KEY, Api, ensure_operational, error_of, start_gateway, wait_for,
+from tests.helpers import stall_after, wait_held
+from tests.helpers.rest import (
+    READ_KEY, USER_KEY, Api, ensure_operational, error_of, start_gateway,
 )
 
 pytestmark = pytest.mark.integration
 
-#: p1 answers each `ok` 1 ms late and corrupts 1 % of lines (resends), so a few thousand lines
-#: take seconds: long enough to watch progress and to pause at random points.
+#: p1 answers each `ok` 1 ms late (real time, whatever the host's speed) and corrupts 1 % of lines
+#: (resends), so a few thousand lines take seconds: long enough to watch progress. Pauses and the
+#: cancel happen while the simulator holds its oks back (`stall_after`), not after a sleep.
 PRINTERS = [{"id": "p1", "port": "sim://marlin?ok_latency=0.001&checksum_error_rate=0.01&seed=7"},
             {"id": "p2", "port": "sim://second"}]
 SEED = 20240611
@@ -97,6 +99,8 @@ def test_upload_select_print_runs_every_line_once(jobs_api: Api) -> None:
     lines = moves(3000, 9001)
     content = gcode_text(lines)
     start = len(jobs_api.wait_quiet())
+    port = jobs_api.printer().link.port
+    port.hold_output(after_lines=900)  # the job waits for this test at 900, 1800 and 2700 lines
     r = upload(jobs_api, "cube.gcode", content, select="true", print="yes")
     assert r.status_code == 201, r.text
     location = f"{jobs_api.base}/api/files/local/cube.gcode"
@@ -106,13 +110,21 @@ def test_upload_select_print_runs_every_line_once(jobs_api: Api) -> None:
                                                      "download": f"{jobs_api.base}/downloads/files/local/cube.gcode"}}},
                         "done": True, "effectiveSelect": True, "effectivePrint": True}
     samples = []
+    holds = 0
     deadline = time.monotonic() + 60
     while jobs_api.state() != "Operational":
         assert time.monotonic() < deadline, "the job did not finish within 60 s"
+        held = port.output_held
         body = jobs_api.get("/api/job").json()
         if body["state"] == "Printing":
             samples.append(body)
-    assert len(samples) >= 3, "the job finished before it could be watched"
+        if held:
+            holds += 1
+            if holds < 3:
+                port.hold_output(after_lines=900)  # go on, and wait again 900 lines later
+            else:
+                port.release_output()
+    assert holds == 3 and len(samples) >= 3
     first = samples[0]
     assert first["job"]["file"]["name"] == "cube.gcode" and first["job"]["file"]["origin"] == "local"
     assert first["job"]["file"]["size"] == len(content) and isinstance(first["job"]["file"]["date"], int)
@@ -155,11 +167,14 @@ def test_pause_resume_restart_cancel_at_random_points(jobs_api: Api) -> None:
     r = upload(jobs_api, "long.gcode", b"G28\n")
     assert (r.status_code, error_of(r)) == (409, "Trying to overwrite file that is currently being printed")
 
+    port = jobs_api.printer().link.port
     for round_ in range(3):
         jobs_api.wait_state("Printing")
-        wait_for(lambda: len(job_moves(jobs_api, start, 9002)) > 0, what="job lines")
-        time.sleep(rng.uniform(0.05, 0.3))
+        # The simulator keeps its oks back after a random number of further lines: the job is
+        # mid-stream when the pause arrives, however fast this machine is.
+        stall_after(port, rng.randint(20, 400))
         assert job(jobs_api, {"command": "pause", "action": "pause" if round_ else "toggle"}).status_code == 204
+        port.release_output()
         jobs_api.wait_state("Paused")
         assert job(jobs_api, {"command": "pause", "action": "pause"}).status_code == 204  # no-op while paused
         frozen = job_moves(jobs_api, start, 9002)
@@ -174,13 +189,14 @@ def test_pause_resume_restart_cancel_at_random_points(jobs_api: Api) -> None:
     assert job(jobs_api, {"command": "pause"}).status_code == 204  # toggle
     jobs_api.wait_state("Paused")
     restart_at = len(jobs_api.executed())
+    port.hold_output(after_lines=rng.randint(20, 400))
     assert job(jobs_api, {"command": "restart"}).status_code == 204
-    wait_for(lambda: len(job_moves(jobs_api, restart_at, 9002)) >= 10, what="the restarted job's lines")
+    wait_held(port)
     again = job_moves(jobs_api, restart_at, 9002)
-    assert again == lines[: len(again)]
+    assert len(again) >= 10 and again == lines[: len(again)]
 
-    time.sleep(rng.uniform(0.05, 0.2))
     assert job(jobs_api, {"command": "cancel"}).status_code == 204
+    port.release_output()
     jobs_api.wait_operational()
     executed = job_moves(jobs_api, restart_at, 9002)
     assert executed == lines[: len(executed)] and len(executed) < len(lines)

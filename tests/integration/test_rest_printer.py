@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.rest_helpers import Api, ensure_operational, error_of, rest_api, wait_for  # noqa: F401
+from tests.helpers.rest import Api, ensure_operational, error_of, rest_api, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,7 +12,7 @@ import pytest
 import requests
 
 from mqttprint.rest.server import RestServer
-from tests.integration.rest_helpers import ADMIN_KEY, Api, start_gateway, wait_for
+from tests.helpers.rest import ADMIN_KEY, Api, start_gateway, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -62,17 +61,23 @@ def test_disconnecting_one_printer_leaves_the_other(two: Api) -> None:
 
 
 def test_a_long_reply_wait_does_not_block_other_requests(two: Api) -> None:
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        slow = pool.submit(requests.post, two.base + "/api/printer/command",
-                           json={"command": "G4 P1500", "reply": True}, headers={"X-Api-Key": ADMIN_KEY}, timeout=10)
-        time.sleep(0.2)
-        started = time.monotonic()
-        fast = [pool.submit(requests.get, two.base + "/printer/p2/api/printer", headers={"X-Api-Key": ADMIN_KEY},
-                            timeout=10) for _ in range(6)]
-        assert all(f.result().status_code == 200 for f in fast)
-        assert time.monotonic() - started < 1.0
-        reply = slow.result().json()["replies"][0]
-        assert reply["command"] == "G4 P1500" and reply["ok"] is True
+    p1 = two.printer("p1").link.port
+    p1.hold_output()  # p1 answers nothing until released: its reply wait lasts as long as this test wants
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            slow = pool.submit(requests.post, two.base + "/api/printer/command",
+                               json={"command": "M117 slow", "reply": True}, headers={"X-Api-Key": ADMIN_KEY},
+                               timeout=30)
+            wait_for(lambda: "M117 slow" in two.executed("p1"), what="the slow command at p1")
+            fast = [pool.submit(requests.get, two.base + "/printer/p2/api/printer", headers={"X-Api-Key": ADMIN_KEY},
+                                timeout=30) for _ in range(6)]
+            assert all(f.result().status_code == 200 for f in fast)
+            assert not slow.done()  # answered while the slow request still waits for its reply
+            p1.release_output()
+            reply = slow.result().json()["replies"][0]
+            assert reply["command"] == "M117 slow" and reply["ok"] is True
+    finally:
+        p1.release_output()
 
 
 def test_reply_timeout_is_reported_per_command(two: Api) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.rest_helpers import READ_KEY, USER_KEY, WRONG_KEY, Api, error_of, start_gateway, wait_for
+from tests.helpers.rest import READ_KEY, USER_KEY, WRONG_KEY, Api, error_of, start_gateway, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -24,23 +24,13 @@ from mqttprint.protocol.framing import encode_numbered
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.sendqueue import Flow
 from mqttprint.protocol.states import PrinterState
+from tests.helpers import ListJob
 
 M115 = (
     b"FIRMWARE_NAME:Marlin 2.1.2.1 (Jun 12 2023 10:00:00) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin "
     b"PROTOCOL_VERSION:1.0 MACHINE_TYPE:3D Printer EXTRUDER_COUNT:1\n"
     b"Cap:AUTOREPORT_TEMP:1\nCap:AUTOREPORT_POS:0\nCap:EMERGENCY_PARSER:1\nok\n"
 )
-
-
-class ListJob:
-    """A job source over a list of lines."""
-
-    def __init__(self, lines: list[str], name: str = "test.gcode") -> None:
-        self.name = name
-        self._lines = list(lines)
-
-    def next_line(self) -> Optional[str]:
-        return self._lines.pop(0) if self._lines else None
 
 
 def connected(params: EngineParams | None = None) -> tuple[Engine, list]:

@@ -17,20 +17,7 @@ from mqttprint.protocol.sendqueue import Flow
 from mqttprint.protocol.states import PrinterState
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.marlin import MarlinSim
-
-
-class ListJob:
-    def __init__(self, lines: list[str], name: str = "job.gcode") -> None:
-        self.name = name
-        self._lines = lines
-        self._next = 0
-
-    def next_line(self) -> Optional[str]:
-        if self._next >= len(self._lines):
-            return None
-        line = self._lines[self._next]
-        self._next += 1
-        return line
+from tests.helpers import ListJob
 
 
 class Pair:

@@ -24,7 +24,7 @@ from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.daemon import engine_params, link_settings
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.pty_link import PtySimulator
-from tests.runtime.test_printer_service import Recorder, wait_for
+from tests.helpers import Recorder, stall_after, wait_for, wait_held
 
 pytestmark = pytest.mark.integration
 
@@ -100,20 +100,24 @@ def test_pause_resume_cancel_at_random_points(harness: Harness) -> None:
     lines = moves(4000)
     harness.upload("long.gcode", lines)
     rng = random.Random(5)
+    port = harness.printer.link.port
     harness.do("job.start", file="long.gcode")
     for _ in range(3):
-        time.sleep(rng.uniform(0.02, 0.15))
+        # The simulator keeps its oks back after a random number of further lines: the job is
+        # mid-stream when the pause arrives, however fast this machine is.
+        stall_after(port, rng.randint(20, 600))  # type: ignore[arg-type]
         harness.do("job.pause", action="pause")
+        port.release_output()  # type: ignore[union-attr]
         wait_for(lambda: harness.printer.snapshot().state is PrinterState.PAUSED, what="paused")
         sent = harness.printer.link.engine.job_lines_sent
         [m114] = harness.printer.submit("M114")  # interactive commands still flow while paused
-        assert m114.result(5).ok
-        time.sleep(0.05)
+        assert m114.result(10).ok
         assert harness.printer.link.engine.job_lines_sent == sent  # no job line while paused
         harness.do("job.pause", action="resume")
         wait_for(lambda: harness.printer.snapshot().state is PrinterState.PRINTING, what="printing again")
-    time.sleep(rng.uniform(0.02, 0.1))
+    stall_after(port, rng.randint(20, 600))  # type: ignore[arg-type]
     harness.do("job.cancel")
+    port.release_output()  # type: ignore[union-attr]
     wait_for(lambda: bool(harness.ended()), what="cancelled")
     assert harness.ended()[0].outcome is JobOutcome.CANCELLED
     executed = harness.executed_moves()
@@ -136,7 +140,10 @@ def test_job_rules_and_409s(harness: Harness) -> None:
     with pytest.raises(InvalidCommand):
         harness.do("job.start")  # nothing selected
     harness.upload("a.gcode", moves(2000))
+    port = harness.printer.link.port
+    port.hold_output(after_lines=50)  # type: ignore[union-attr]  # the job stays in progress until released
     harness.do("files.select", name="a.gcode", print=True)
+    wait_held(port)  # type: ignore[arg-type]
     with pytest.raises(NotOperational):
         harness.do("job.start")  # already printing
     with pytest.raises(NotOperational):
@@ -146,10 +153,14 @@ def test_job_rules_and_409s(harness: Harness) -> None:
     with pytest.raises(InvalidCommand):
         harness.do("job.pause", action="sideways")
     harness.do("job.pause", action="toggle")
+    port.release_output()  # type: ignore[union-attr]
     wait_for(lambda: harness.printer.snapshot().state is PrinterState.PAUSED, what="paused")
+    port.hold_output(after_lines=50)  # type: ignore[union-attr]
     harness.do("job.restart")
-    wait_for(lambda: harness.printer.snapshot().state in (PrinterState.PRINTING, PrinterState.FINISHING), what="restarted")
+    wait_held(port)  # type: ignore[arg-type]
+    assert harness.printer.snapshot().state is PrinterState.PRINTING
     harness.do("job.cancel")
+    port.release_output()  # type: ignore[union-attr]
     wait_for(lambda: harness.printer.snapshot().state is PrinterState.OPERATIONAL, what="operational")
     harness.do("files.delete", name="a.gcode")
     with pytest.raises(NotFound):
@@ -168,11 +179,13 @@ def test_m112_mid_job_sends_nothing_more(harness: Harness) -> None:
 
     port.write = logging_write  # type: ignore[union-attr, method-assign]
     harness.do("job.start", file="b.gcode")
-    wait_for(lambda: harness.printer.link.engine.job_lines_sent > 500, what="streaming")
+    stall_after(port, 500)  # type: ignore[arg-type]  # mid-job whatever the host's speed
     harness.do("printer.emergency", command="M112")
+    wait_for(lambda: harness.model().emergency_seen == ["M112"], what="M112 at the firmware")
+    port.release_output()  # type: ignore[union-attr]
     wait_for(lambda: bool(harness.ended()), what="job failed")
     assert harness.ended()[0].outcome is JobOutcome.FAILED
-    time.sleep(0.2)
+    wait_for(lambda: harness.printer.snapshot().state is PrinterState.ERROR, what="error state")
     stream = b"".join(wire)
     first_m112 = stream.index(b"M112\n")
     after = stream[first_m112:].split(b"\n")
@@ -189,7 +202,7 @@ def test_unplug_mid_job_fails_it_and_nothing_resumes(tmp_path: Path) -> None:
     try:
         h.upload("c.gcode", moves(20000))
         h.do("job.start", file="c.gcode")
-        wait_for(lambda: h.printer.link.engine.job_lines_sent > 300, what="streaming")
+        stall_after(simulator, 300)  # mid-job whatever the host's speed
         simulator.unplug()
         wait_for(lambda: bool(h.ended()), what="job failed")
         assert h.ended()[0].outcome is JobOutcome.FAILED

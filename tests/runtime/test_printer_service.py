@@ -19,51 +19,14 @@ from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import FirmwareReset, JobEnded, JobOutcome, StateChanged
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.states import PrinterState
-from mqttprint.runtime.bus import BusMessage, EventBus
+from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.serial_link import LinkSettings
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.pty_link import PtySimulator
+from tests.helpers import ListJob, Recorder, stall_after, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-class Recorder:
-    """Collects bus messages."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.messages: list[BusMessage] = []
-        self._lock = threading.Lock()
-        bus.subscribe(self._add)
-
-    def _add(self, message: BusMessage) -> None:
-        with self._lock:
-            self.messages.append(message)
-
-    def events(self, kind: type) -> list:
-        with self._lock:
-            return [m.event for m in self.messages if isinstance(m.event, kind)]
-
-
-class ListJob:
-    def __init__(self, lines: list[str]) -> None:
-        self.name = "test.gcode"
-        self._lines = lines
-        self._i = 0
-
-    def next_line(self) -> Optional[str]:
-        if self._i >= len(self._lines):
-            return None
-        self._i += 1
-        return self._lines[self._i - 1]
 
 
 def make_service(port: str, **params: object) -> tuple[PrinterService, Recorder]:
@@ -147,19 +110,21 @@ def test_replies_captured_mid_stream_sim_url() -> None:
         model = service.link.port.model  # type: ignore[union-attr]
         lines = [f"G1 X{i % 100} Y{(i * 3) % 100} F6000" for i in range(3000)]
         service.start_job(ListJob(lines))
-        wait_for(lambda: service.link.engine.job_lines_sent > 200, what="streaming")
+        stall_after(service.link.port, 200)  # type: ignore[arg-type]  # mid-job whatever the host's speed
         [m114] = service.submit("M114")
         [m105] = service.submit("M105")
         [m115] = service.submit("M115")
-        position = m114.result(5)
+        service.link.port.release_output()  # type: ignore[union-attr]
+        position = m114.result(10)
         assert position.ok and position.lines[0].startswith("X:") and "Count" in position.lines[0]
-        assert m105.result(5).lines[0].startswith("ok T:")
-        assert m115.result(5).lines[0].startswith("FIRMWARE_NAME:")
-        assert service.link.engine.job_lines_sent < 3000  # answered while the job was streaming
-        wait_for(lambda: bool(recorder.events(JobEnded)), timeout=30, what="job end")
+        assert m105.result(10).lines[0].startswith("ok T:")
+        assert m115.result(10).lines[0].startswith("FIRMWARE_NAME:")
+        wait_for(lambda: bool(recorder.events(JobEnded)), timeout=60, what="job end")
         assert recorder.events(JobEnded)[0].outcome is JobOutcome.DONE
         with model_lock(service):
             assert [c for c in model.executed if c.startswith("G1 ")] == lines
+            # answered while the job was streaming: executed before its last line
+            assert model.executed.index("M115") < model.executed.index(lines[-1])
     finally:
         service.stop()
 
@@ -223,9 +188,10 @@ def test_firmware_reset_mid_stream_ends_job_and_reconnects(tmp_path: Path) -> No
     service, recorder = make_service(str(link))
     try:
         wait_for(lambda: service.snapshot().operational, what="operational")
-        service.start_job(ListJob([f"G1 X{i % 50} F6000" for i in range(50000)]))
-        wait_for(lambda: service.link.engine.job_lines_sent > 300, what="streaming")
+        service.start_job(ListJob([f"G1 X{i % 50} F6000" for i in range(5000)]))
+        stall_after(simulator, 300)  # mid-job whatever the host's speed
         simulator.reset()
+        simulator.release_output()
         wait_for(lambda: bool(recorder.events(FirmwareReset)), what="reset noticed")
         wait_for(lambda: bool(recorder.events(JobEnded)), what="job ended")
         assert recorder.events(JobEnded)[0].outcome is JobOutcome.FAILED
