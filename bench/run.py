@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -112,6 +113,16 @@ class Log:
 
 
 # ---------------------------------------------------------------------- main
+def kept_sections(doc: Path) -> str:
+    """The `<!-- section:<name> -->` blocks other benchmarks (bench/<name>.py) wrote into the file:
+    kept, in order, at the end of the rewritten file."""
+    if not doc.exists():
+        return ""
+    text = doc.read_text(encoding="utf-8")
+    found = re.finditer(r"<!-- section:([\w-]+) -->.*?<!-- /section:\1 -->\n?", text, re.S)
+    return "".join("\n" + match.group(0) for match in found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2,000-line jobs, one run each (smoke test)")
@@ -233,7 +244,7 @@ def main() -> int:
     log(f"raw results: {raw_path}")
     text = render(args, quick, runs, lines, samples, mem_seconds, big_mb, small_lines, scale_seconds, pc_version, op_version,
                   stream, emergency, memory, scale, profiles, op_start_rss, op_start_peak, elapsed)
-    Path(args.output).write_text(text, encoding="utf-8")
+    Path(args.output).write_text(text + kept_sections(Path(args.output)), encoding="utf-8")
     print(text)
     log(f"wrote {args.output}")
     return 0

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mqttprint"
 MAX_LINES = 500
-PURE_PACKAGES = ("protocol", "printer")
+PURE_PACKAGES = ("protocol", "printer", "gcodefile")
 FORBIDDEN_IN_PURE = {
     "threading", "time", "serial", "socket", "subprocess", "asyncio", "paho", "flask", "waitress",
     "os", "select", "selectors", "signal", "multiprocessing", "queue", "random", "mqttprint.config",

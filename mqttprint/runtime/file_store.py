@@ -1,26 +1,33 @@
-"""Uploaded G-code files: sanitized names, atomic writes, size limit, metadata (size, date, lines).
+"""Uploaded G-code files: sanitized names, atomic writes, size limit, metadata (size, date, lines,
+slicer facts and thumbnails).
 
 One flat directory (OctoPrint's "local" storage without folders). Names coming from requests are
-sanitized to a safe basename; anything that would leave the directory is refused.
+sanitized to a safe basename; anything that would leave the directory is refused. Slicer metadata
+is read once, while the upload streams to disk (`gcodefile.MetadataScanner`); thumbnails are kept
+as files in `.thumbs/`. Metadata problems never fail an upload.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
+from mqttprint.gcodefile import FileMetadata, MetadataScanner, Thumbnail
 from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.runtime.commands import NotFound
 
 EXTENSIONS = (".gcode", ".gco", ".g")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 CHUNK = 1 << 16
+THUMBS = ".thumbs"
+log = logging.getLogger(__name__)
 
 
 class FileTooLarge(InvalidCommand):
@@ -33,6 +40,8 @@ class StoredFile:
     size: int
     date: int  # unix seconds of the upload
     lines: int  # non-empty, non-comment lines
+    #: `FileMetadata.to_dict()` of the slicer facts (None: not analysed, e.g. an index from an older version)
+    analysis: Optional[dict[str, Any]] = None
 
 
 def sanitize_name(name: str) -> str:
@@ -90,8 +99,8 @@ class FileStore:
         """Store an upload (streamed to disk, never whole in memory); replaces a file of that name."""
         safe = sanitize_name(name)
         tmp = self.directory / f".upload-{os.getpid()}-{threading.get_ident()}.part"
-        size = lines = 0
-        pending = b""
+        size = 0
+        counter = _Analyser()
         try:
             with open(tmp, "wb") as out:
                 while True:
@@ -102,32 +111,71 @@ class FileStore:
                     if size > self.max_bytes:
                         raise FileTooLarge(f"file is larger than the limit of {self.max_bytes // (1024 * 1024)} MB")
                     out.write(chunk)
-                    pending += chunk
-                    *complete, pending = pending.split(b"\n")
-                    lines += sum(1 for line in complete if _is_command(line))
-                if _is_command(pending):
-                    lines += 1
+                    counter.feed(chunk)
             os.replace(tmp, self.directory / safe)
         finally:
             if tmp.exists():
                 tmp.unlink()
-        stored = StoredFile(safe, size, int(time.time()), lines)
+        lines, metadata = counter.finish()
+        stored = StoredFile(safe, size, int(time.time()), lines, self._keep_thumbnails(safe, metadata))
         with self._lock:
             self._index[safe] = asdict(stored)
             self._save_index()
         return stored
+
+    # ------------------------------------------------------------------ thumbnails
+    def _keep_thumbnails(self, name: str, metadata: Optional[FileMetadata]) -> Optional[dict[str, Any]]:
+        """Store the file's thumbnails (largest, smallest) and return its analysis dict."""
+        self._drop_thumbnails(name)
+        if metadata is None:
+            return None
+        folder = self.directory / THUMBS
+        try:
+            for index, thumb in enumerate(metadata.thumbnails):
+                folder.mkdir(exist_ok=True)
+                (folder / f"{name}.{index}.{thumb.format}").write_bytes(thumb.data)
+        except OSError as exc:  # a thumbnail we cannot store is not worth failing the upload
+            log.warning("could not store the thumbnails of %s: %s", name, exc)
+        return metadata.to_dict()
+
+    def _drop_thumbnails(self, name: str) -> None:
+        folder = self.directory / THUMBS
+        if folder.is_dir():
+            for path in folder.glob(f"{_glob_escape(name)}.*"):
+                path.unlink(missing_ok=True)
+
+    def thumbnail(self, name: str, index: int = 0) -> Optional[Thumbnail]:
+        """A stored file's thumbnail: 0 = the largest, 1 = the smallest (when there are two)."""
+        thumbs = (self.get(name).analysis or {}).get("thumbnails") or []
+        if not 0 <= index < len(thumbs):
+            return None
+        info = thumbs[index]
+        try:
+            data = (self.directory / THUMBS / f"{name}.{index}.{info['format']}").read_bytes()
+            return Thumbnail(int(info["width"]), int(info["height"]), str(info["format"]), data)
+        except (OSError, KeyError, ValueError, TypeError):
+            return None
+        info = thumbs[index]
+        if kind is not None and info.get("format") != kind:
+            return None
+        path = self.directory / THUMBS / f"{name}.{role if len(thumbs) > 1 or role == 'large' else 'large'}.{info['format']}"
+        try:
+            return Thumbnail(int(info["width"]), int(info["height"]), str(info["format"]), path.read_bytes())
+        except (OSError, KeyError, ValueError):
+            return None
 
     def get(self, name: str) -> StoredFile:
         path = self.path_of(name)
         with self._lock:
             meta = self._index.get(name)
         stat = path.stat()
-        if meta is None or meta.get("size") != stat.st_size:
-            meta = asdict(StoredFile(name, stat.st_size, int(stat.st_mtime), _count_lines(path)))
+        if meta is None or meta.get("size") != stat.st_size or "analysis" not in meta:
+            lines, metadata = _analyse(path)
+            meta = asdict(StoredFile(name, stat.st_size, int(stat.st_mtime), lines, self._keep_thumbnails(name, metadata)))
             with self._lock:
                 self._index[name] = meta
                 self._save_index()
-        return StoredFile(**meta)
+        return StoredFile(**{k: v for k, v in meta.items() if k in _FIELDS})
 
     def list(self) -> list[StoredFile]:
         files = []
@@ -142,6 +190,7 @@ class FileStore:
     def delete(self, name: str) -> None:
         path = self.path_of(name)
         path.unlink()
+        self._drop_thumbnails(name)
         with self._lock:
             self._index.pop(name, None)
             self._save_index()
@@ -157,9 +206,52 @@ def _is_command(raw: bytes) -> bool:
     return bool(text)
 
 
-def _count_lines(path: Path) -> int:
+_FIELDS = ("name", "size", "date", "lines", "analysis")
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
+class _Analyser:
+    """Counts command lines and reads slicer metadata from chunks as they stream to disk."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self._pending = b""
+        self._scanner: Optional[MetadataScanner] = MetadataScanner()
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        *complete, self._pending = self._pending.split(b"\n")
+        self.lines += sum(1 for line in complete if _is_command(line))
+        if self._scanner is not None:
+            try:
+                self._scanner.feed(chunk)
+            except Exception:  # a metadata bug must never fail an upload
+                log.exception("reading G-code metadata failed; the file is stored without it")
+                self._scanner = None
+
+    def finish(self) -> tuple[int, Optional[FileMetadata]]:
+        if _is_command(self._pending):
+            self.lines += 1
+        if self._scanner is None:
+            return self.lines, None
+        try:
+            return self.lines, self._scanner.finish()
+        except Exception:
+            log.exception("reading G-code metadata failed; the file is stored without it")
+            return self.lines, None
+
+
+def _analyse(path: Path) -> tuple[int, Optional[FileMetadata]]:
+    analyser = _Analyser()
     with open(path, "rb") as stream:
-        return sum(1 for raw in stream if _is_command(raw))
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                return analyser.finish()
+            analyser.feed(chunk)
 
 
 def resolve_name(store: FileStore, name: Optional[str]) -> str:
