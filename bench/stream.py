@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,8 +70,10 @@ def stop_responder(proc: subprocess.Popen[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_stream(lines: int, ok_delay_ms: float, flow: Flow, emergency_interval: float = 0.02) -> StreamResult:
-    """One run: connect, stream `lines` job lines, fire M108 every `emergency_interval` s meanwhile."""
+def run_stream(lines: int, ok_delay_ms: float, flow: Flow, emergency_interval: float = 0.02,
+               attach: Optional[Callable[[PrinterService, EventBus], Callable[[], None]]] = None) -> StreamResult:
+    """One run: connect, stream `lines` job lines, fire M108 every `emergency_interval` s meanwhile.
+    `attach(service, bus)` adds an observer for the run (e.g. metrics) and returns its cleanup."""
     proc, path = start_responder(ok_delay_ms)
     bus = EventBus()
     done = threading.Event()
@@ -79,6 +82,7 @@ def run_stream(lines: int, ok_delay_ms: float, flow: Flow, emergency_interval: f
         "bench", LinkSettings(port=path, baudrate=115200),
         EngineParams(flow=flow, temperature_interval=0, position_interval=0, ok_timeout=30), bus,
     )
+    detach = attach(service, bus) if attach is not None else (lambda: None)
     service.start()
     try:
         deadline = time.monotonic() + 20
@@ -99,6 +103,7 @@ def run_stream(lines: int, ok_delay_ms: float, flow: Flow, emergency_interval: f
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         service.stop()
+        detach()
         summary = stop_responder(proc)
     arrivals = [t for code, t in summary["emergency"] if code.startswith("M108")]
     latencies = [(a - c) * 1000 for c, a in zip(calls, arrivals)]

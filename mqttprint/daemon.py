@@ -69,10 +69,19 @@ class Gateway:
         register_job_actions(self.registry)
         self.mqtt: Optional[object] = None
         self.rest: Optional[object] = None
+        self.metrics: Optional[object] = None
+        self.mtconnect: Optional[object] = None
+        self.cameras: Optional[object] = None
+        if config.metrics.enabled and config.rest.enabled:
+            from mqttprint.integrations.metrics import GatewayMetrics
+
+            self.metrics = GatewayMetrics(self.printers, self.bus, config.gateway.id)
         self._stopped = threading.Event()
 
     def start(self) -> None:
         """Start printers first (a print never waits for a transport), then MQTT, then REST."""
+        if self.metrics is not None:
+            self.metrics.attach()  # type: ignore[attr-defined]
         for printer in self.printers.values():
             printer.start()
         self.jobs.start()
@@ -80,11 +89,24 @@ class Gateway:
 
         self.mqtt = MqttBridge(self.config, self.registry, self.bus, self.printers)
         self.mqtt.start()
+        if self.metrics is not None:
+            publisher = self.mqtt.publisher
+            self.metrics.watch_mqtt(publisher.is_connected, publisher.backlog)  # type: ignore[attr-defined]
         if self.config.rest.enabled:
             from mqttprint.rest.server import RestServer
 
-            self.rest = RestServer(self.config, self.registry, self.printers)
+            self.rest = RestServer(self.config, self.registry, self.printers, metrics=self.metrics)
             self.rest.start()
+        if self.config.mtconnect.enabled:
+            from mqttprint.integrations.mtconnect import MtconnectAdapter
+
+            self.mtconnect = MtconnectAdapter(self.config.mtconnect, self.printers, self.bus)
+            self.mtconnect.start()
+        if any(p.webcam.mqtt_interval > 0 and p.webcam.snapshot_url for p in self.config.printers):
+            from mqttprint.integrations.webcam import CameraPublisher
+
+            self.cameras = CameraPublisher({p.id: p.webcam for p in self.config.printers}, self.mqtt.publish_camera)
+            self.cameras.start()
 
     def healthy(self, max_silence: float = 10.0) -> bool:
         """Whether every serial thread is looping and the MQTT client's loop is alive
@@ -107,6 +129,8 @@ class Gateway:
             return
         self._stopped.set()
         self._stop_part(self.rest)
+        self._stop_part(self.mtconnect)
+        self._stop_part(self.cameras)
         self.jobs.stop()
         for printer in self.printers.values():
             printer.stop()

@@ -24,6 +24,7 @@ SINGLE_IMPORTERS = {
     "waitress": {"rest/server.py"},
     "subprocess": {"runtime/system_runner.py"},
     "yaml": {"config.py", "config_load.py"},
+    "prometheus_client": {"integrations/metrics.py"},
 }
 
 

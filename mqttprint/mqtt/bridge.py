@@ -145,6 +145,11 @@ class MqttBridge:
         return (self.client.loop_alive() and self.publisher.alive()
                 and all(worker.is_alive() for worker in self._workers))
 
+    def publish_camera(self, printer_id: str, jpeg: bytes) -> None:
+        """`B/camera`: one JPEG (QoS 0, not retained: the next snapshot replaces it; Home
+        Assistant's MQTT camera shows the latest)."""
+        self.publisher.send(Publication(self.topics[printer_id].camera, jpeg, qos=0, retain=False))
+
     def _system_listing(self) -> Optional[Any]:
         """The retained `B/system` document (None: do not offer system commands over MQTT)."""
         if not self.config.system.mqtt_enabled or not self.registry.has("system.list"):

@@ -123,6 +123,14 @@ class Publisher:
         """Whether the publisher thread runs (or has not been started yet)."""
         return self._thread.is_alive() or (self._thread.ident is None and not self._stopping.is_set())
 
+    def is_connected(self) -> bool:
+        """Whether the broker connection is up (for the metrics)."""
+        return self._connected
+
+    def backlog(self) -> int:
+        """Events and messages waiting for the publisher thread (for the metrics)."""
+        return len(self._events) + len(self._outgoing)
+
     def on_bus(self, message: BusMessage) -> None:
         """Event-bus subscriber (serial thread): record and wake, never block, never publish."""
         event = message.event

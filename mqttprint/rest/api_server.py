@@ -60,6 +60,7 @@ def settings(call: Call) -> Reply:
     return Reply(200, shapes.settings(
         upnp_uuid=upnp_uuid(call), name=printer.name, port=printer.port, baudrate=printer.baudrate,
         ports=port_options(call), autoconnect=printer.autoconnect, with_webcam=call.principal.allows("WEBCAM"),
+        camera=printer.webcam,
     ))
 
 

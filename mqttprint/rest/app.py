@@ -17,7 +17,9 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mqttprint.rest import api_appkeys, api_control, api_files, api_job, api_printer, api_server, api_system
+from mqttprint.rest import (
+    api_appkeys, api_control, api_files, api_job, api_printer, api_server, api_system, api_webcam,
+)
 from mqttprint.rest.auth import extract_key
 from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, Call, Reply, Route, Services, Upload
 from mqttprint.rest.validation import MAX_JSON_BYTES, ApiError
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 #: Every route table the app serves.
 ROUTE_TABLES: tuple[tuple[Route, ...], ...] = (
     api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES, api_system.ROUTES,
-    api_job.ROUTES, api_files.ROUTES,
+    api_job.ROUTES, api_files.ROUTES, api_webcam.ROUTES,
 )
 
 #: Room for the multipart framing and form fields around an upload of the configured maximum
@@ -78,7 +80,12 @@ def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] =
 
 
 def render(reply: Reply) -> Response:
-    """Reply -> Response: None = empty text/plain (OctoPrint's NO_CONTENT), str = text, else JSON."""
+    """Reply -> Response: None = empty text/plain (OctoPrint's NO_CONTENT), str = text, bytes =
+    as is (with the reply's Content-Type header), else JSON."""
+    if isinstance(reply.body, bytes):
+        response = Response(reply.body, status=reply.status)
+        response.headers.update(reply.headers)
+        return response
     if reply.body is None or isinstance(reply.body, str):
         response = Response(reply.body or "", status=reply.status, mimetype="text/plain")
         response.headers.update(reply.headers)
@@ -139,12 +146,24 @@ def _register(app: Flask, routes: Iterable[Route], services: Services) -> None:
                              methods=list(route.methods), strict_slashes=False)
 
 
+def metrics_view(services: Services) -> Response:
+    """GET /metrics: Prometheus exposition; a `read` key (STATUS) only when metrics.require_key."""
+    if services.config.metrics.require_key:
+        principal = services.authenticator.resolve(extract_key(request.values, request.headers))
+        if principal.anonymous or not principal.allows("STATUS"):
+            raise ApiError(403, FORBIDDEN_TEXT)
+    body, content_type = services.metrics.render(request.headers.get("Accept", ""))  # type: ignore[union-attr]
+    return Response(body, status=200, content_type=content_type)
+
+
 def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = ROUTE_TABLES) -> Flask:
     """Build the WSGI app for one gateway."""
     app = Flask("mqttprint.rest")
     # Form and upload bodies are capped here; JSON bodies much lower in _read_body.
     app.config["MAX_CONTENT_LENGTH"] = body_limit(services.config.rest.max_upload_mb)
     _register(app, [route for table in route_tables for route in table], services)
+    if services.metrics is not None:
+        app.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: metrics_view(services), methods=["GET"])
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
@@ -167,6 +186,8 @@ def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = R
     def no_cache(response: Response) -> Response:
         # Printer state changes every second; no proxy or browser may serve a stale copy.
         response.headers.setdefault("Cache-Control", "no-cache, no-store, must-revalidate")
+        if services.metrics is not None:
+            services.metrics.count_request(request.method, response.status_code)
         return response
 
     app.wsgi_app = CollapseSlashes(app.wsgi_app)  # type: ignore[method-assign]

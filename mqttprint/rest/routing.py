@@ -44,6 +44,8 @@ class Services:
     authenticator: Authenticator
     installation_id: Callable[[], str]
     port_candidates: Callable[[], list[str]]
+    #: the gateway's Prometheus metrics (`integrations.metrics.GatewayMetrics`), None when disabled
+    metrics: Optional[Any] = None
 
     @property
     def default_printer(self) -> Optional[str]:

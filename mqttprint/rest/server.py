@@ -34,7 +34,8 @@ POLL_INTERVAL = 0.2
 SHUTDOWN_GRACE = 2.0
 
 
-def build_services(config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService]) -> Services:
+def build_services(config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService],
+                   metrics: Optional[Any] = None) -> Services:
     """Everything the handlers use. The state dir holds appkeys.json and the installation id."""
     directory = state_dir(config.storage.dir)
     appkeys = AppKeyStore(directory)
@@ -47,15 +48,17 @@ def build_services(config: Config, registry: CommandRegistry, printers: Mapping[
         authenticator=Authenticator(config.rest.api_keys, appkeys.credentials),
         installation_id=functools.lru_cache(maxsize=1)(lambda: installation_id(directory)),
         port_candidates=candidate_ports,
+        metrics=metrics,
     )
 
 
 class RestServer:
     """The OctoPrint-compatible REST API on config.rest.host/port."""
 
-    def __init__(self, config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService]) -> None:
+    def __init__(self, config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService],
+                 metrics: Optional[Any] = None) -> None:
         self.config = config
-        self.services = build_services(config, registry, printers)
+        self.services = build_services(config, registry, printers, metrics)
         self.app = create_app(self.services)
         self._map: dict[int, Any] = {}
         self._server: Optional[Any] = None

@@ -10,6 +10,7 @@ import re
 from typing import Any, Iterable, Mapping, Optional
 
 from mqttprint import __version__
+from mqttprint.config import WebcamConfig
 from mqttprint.printer.model import PrinterSnapshot
 from mqttprint.protocol.replies import HeaterReading
 from mqttprint.protocol.states import PrinterState
@@ -123,20 +124,36 @@ def server() -> dict[str, Any]:
     return {"version": OCTOPRINT_VERSION, "safemode": None}
 
 
-def webcam() -> dict[str, Any]:
-    """Every key Home Assistant's camera setup reads, with the webcam disabled."""
+def webcam(camera: Optional[WebcamConfig] = None, name: str = "") -> dict[str, Any]:
+    """OctoPrint's `webcam` settings block (every key Home Assistant's camera setup reads):
+    disabled without a configured camera, else its URLs and orientation, flat (the default
+    webcam, what HA reads) and as the one entry of `webcams`."""
+    if camera is None or not camera.configured:
+        stream, snapshot, flip_h, flip_v, rotate = "", "", False, False, False
+    else:
+        stream, snapshot = camera.stream_url or "", camera.snapshot_url or ""
+        flip_h, flip_v, rotate = camera.flip_h, camera.flip_v, camera.rotate_90
+    enabled = bool(stream or snapshot)
+    entry = {
+        "name": "mqttprint", "displayName": name or "Webcam", "flipH": flip_h, "flipV": flip_v, "rotate90": rotate,
+        "canSnapshot": bool(snapshot), "snapshotDisplay": snapshot, "extras": {},
+        "compat": {"stream": stream, "snapshot": snapshot, "streamRatio": "16:9", "streamTimeout": 5,
+                   "snapshotTimeout": 5, "snapshotSslValidation": True, "cacheBuster": False,
+                   "streamWebrtcIceServers": []},
+    }
     return {
-        "webcamEnabled": False, "timelapseEnabled": False, "ffmpegPath": None, "ffmpegCommandline": None,
+        "webcamEnabled": enabled, "timelapseEnabled": False, "ffmpegPath": None, "ffmpegCommandline": None,
         "bitrate": "", "ffmpegThreads": 1, "ffmpegVideoCodec": "libx264", "watermark": False,
-        "renderAfterPrintDelay": 0, "webcams": [], "defaultWebcam": None, "snapshotWebcam": None,
-        "flipH": False, "flipV": False, "rotate90": False, "streamUrl": "", "streamRatio": "16:9",
-        "streamTimeout": 5, "streamWebrtcIceServers": [], "snapshotUrl": "", "snapshotTimeout": 5,
+        "renderAfterPrintDelay": 0, "webcams": [entry] if enabled else [],
+        "defaultWebcam": "mqttprint" if enabled else None, "snapshotWebcam": "mqttprint" if snapshot else None,
+        "flipH": flip_h, "flipV": flip_v, "rotate90": rotate, "streamUrl": stream, "streamRatio": "16:9",
+        "streamTimeout": 5, "streamWebrtcIceServers": [], "snapshotUrl": snapshot, "snapshotTimeout": 5,
         "snapshotSslValidation": True, "cacheBuster": False,
     }
 
 
 def settings(*, upnp_uuid: str, name: str, port: str, baudrate: int, ports: list[str], autoconnect: bool,
-             with_webcam: bool) -> dict[str, Any]:
+             with_webcam: bool, camera: Optional[WebcamConfig] = None) -> dict[str, Any]:
     """GET /api/settings, reduced to what clients read (octoprint.md 1.7, 1.11 and Appendix A)."""
     return {
         "api": {"allowCrossOrigin": False},
@@ -150,7 +167,7 @@ def settings(*, upnp_uuid: str, name: str, port: str, baudrate: int, ports: list
                           "publicPort": None, "pathPrefix": None, "zeroConf": [], "model": {}},
             "tracking": {"enabled": False, "unique_id": None},
         },
-        "webcam": webcam() if with_webcam else {},
+        "webcam": webcam(camera, name) if with_webcam else {},
         "controls": [],
     }
 

@@ -10,7 +10,7 @@ import concurrent.futures
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from mqttprint.printer import model
 from mqttprint.printer.model import PrinterSnapshot
@@ -42,11 +42,25 @@ class CommandResult:
         return None if self.sent_at is None else self.finished_at - self.sent_at
 
 
+@dataclass(frozen=True, slots=True)
+class CommandTimed:
+    """Bus event (for the metrics): an interactive command's round trip, queued -> ok or failure,
+    or an emergency command's `emergency()` call -> bytes written to the port. Seconds."""
+
+    ROUND_TRIP: ClassVar[str] = "round_trip"
+    EMERGENCY: ClassVar[str] = "emergency"
+
+    command: str
+    kind: str
+    seconds: float
+
+
 class CommandHandle:
     """A future for one command's result. Thread-safe."""
 
     def __init__(self, command: str) -> None:
         self.command = command
+        self.queued_at = time.monotonic()
         self._future: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
 
     def result(self, timeout: Optional[float] = None) -> CommandResult:
@@ -157,6 +171,9 @@ class PrinterService:
             self._handles[command_id] = handle
 
         self.link.emergency(line, on_recorded=register)
+        written = time.monotonic()
+        self.bus.publish(BusMessage(self.printer_id, CommandTimed(line, CommandTimed.EMERGENCY, written - handle.queued_at),
+                                    self._wall_clock()))
         return handle
 
     def _failed(self, line: str, error: str) -> CommandHandle:
@@ -191,6 +208,7 @@ class PrinterService:
             snapshot = model.reduce(snapshot, event, wall)
         self._snapshot = snapshot
         publish = self.bus.publish
+        timings: list[CommandTimed] = []
         for event in events:
             if type(event) is CommandFinished:
                 handle = self._handles.pop(event.command_id, None)  # type: ignore[union-attr]
@@ -198,4 +216,9 @@ class PrinterService:
                     handle._complete(
                         CommandResult(event.command, event.ok, event.lines, event.error, event.sent_at, event.finished_at)  # type: ignore[union-attr]
                     )
+                    if not gcode.is_emergency(handle.command):  # emergencies are timed call -> written
+                        timings.append(CommandTimed(handle.command, CommandTimed.ROUND_TRIP,
+                                                    time.monotonic() - handle.queued_at))
             publish(BusMessage(self.printer_id, event, wall))
+        for timing in timings:
+            publish(BusMessage(self.printer_id, timing, wall))

@@ -1,0 +1,1 @@
+"""Farm integrations beside MQTT and REST: Prometheus metrics, an MTConnect SHDR adapter, webcams."""
