@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("approve", "deny"):
         verb_parser = appkeys_sub.add_parser(verb, help=f"{verb} a pending request")
         verb_parser.add_argument("token", help="the request's user token (shown by `appkeys list`)")
+        if verb == "approve":
+            verb_parser.add_argument("--role", choices=("admin", "user", "read"), default="user",
+                                     help="what the key may do (default: user; admin also runs system commands,"
+                                          " e.g. Home Assistant's Restart/Shutdown buttons)")
     revoke = appkeys_sub.add_parser("revoke", help="revoke every key of an app")
     revoke.add_argument("app", help="the app name")
 
@@ -109,10 +113,10 @@ def _appkeys(args: argparse.Namespace) -> int:
             print(f"  app={key.app!r} user={key.user!r} role={key.role}")
         return EXIT_OK
     if command in ("approve", "deny"):
-        if not store.decide(args.token, command == "approve"):
+        if not store.decide(args.token, command == "approve", getattr(args, "role", "user")):
             print(f"no pending request with token {args.token!r}", file=sys.stderr)
             return EXIT_FAILURE
-        print(f"{command}d")
+        print(f"approved with role {args.role}" if command == "approve" else "denied")
         return EXIT_OK
     count = store.revoke(args.app)
     print(f"revoked {count} key(s) of {args.app!r}")

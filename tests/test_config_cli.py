@@ -126,3 +126,11 @@ def test_appkeys_cli_approves_a_pending_request(tmp_path: Path) -> None:
     assert cli("appkeys", "--config", str(config), "approve", request.user_token).returncode == 0
     status, key = AppKeyStore(tmp_path / "state").poll(request.app_token)
     assert key and len(key) >= 16, status
+    assert AppKeyStore(tmp_path / "state").credentials() == [("Home Assistant", key, "user")]  # the safe default
+    admin = store.request("Home Assistant", None)
+    assert cli("appkeys", "--config", str(config), "approve", admin.user_token, "--role", "superuser").returncode == 2
+    approved = cli("appkeys", "--config", str(config), "approve", admin.user_token, "--role", "admin")
+    assert approved.returncode == 0 and "role admin" in approved.stdout
+    _, admin_key = AppKeyStore(tmp_path / "state").poll(admin.app_token)
+    assert ("Home Assistant", admin_key, "admin") in AppKeyStore(tmp_path / "state").credentials()
+    assert "role=admin" in cli("appkeys", "--config", str(config), "list").stdout

@@ -4,12 +4,13 @@ Cura and mobile apps run it: probe, request, poll until an admin decides, receiv
 OctoPrint's admin approves in its web UI; mqttprint has none, so an admin approves with their
 API key: `GET /plugin/appkeys/pending` lists undecided requests with their `user_token`, and
 `POST /plugin/appkeys/decision/<user_token>` `{"decision": true}` approves (OctoPrint's own
-decision endpoint). Approved keys get the "user" role.
+decision endpoint). As in OctoPrint, where an app key carries the rights of the user who approved
+it, the key gets the approving admin's role, or a lesser one the admin names (`"role"`).
 """
 
 from __future__ import annotations
 
-from mqttprint.rest.appkeys import MAX_APP_NAME, TooManyRequests
+from mqttprint.rest.appkeys import MAX_APP_NAME, ROLES, TooManyRequests
 from mqttprint.rest.routing import NO_CONTENT, SCOPE_PLUGIN, Call, Reply, Route
 from mqttprint.rest.validation import ApiError
 
@@ -61,7 +62,8 @@ def auth_dialog(call: Call) -> Reply:
         "  curl -H 'X-Api-Key: ADMIN_KEY' http://HOST/plugin/appkeys/pending\n"
         "  curl -H 'X-Api-Key: ADMIN_KEY' -H 'Content-Type: application/json' \\\n"
         "       -d '{\"decision\": true}' http://HOST/plugin/appkeys/decision/USER_TOKEN\n"
-        "or with `mqttprint appkeys approve` on the gateway host.\n"
+        "The key gets the approving key's role; add \"role\": \"user\" (or \"read\") to grant less.\n"
+        "Or on the gateway host: `mqttprint appkeys approve TOKEN [--role admin|user|read]` (default user).\n"
     ))
 
 
@@ -74,11 +76,20 @@ def pending(call: Call) -> Reply:
 
 
 def decide(call: Call) -> Reply:
-    """POST /plugin/appkeys/decision/<user_token> {"decision": true|false} (admin) -> 204."""
-    decision = call.json().get("decision")
+    """POST /plugin/appkeys/decision/<user_token> {"decision": true|false, "role"?} (admin) -> 204.
+
+    The approved key gets the approver's role unless `role` names a lesser one (never a greater)."""
+    body = call.json()
+    decision = body.get("decision")
     if not isinstance(decision, bool):
         raise ApiError(400, "decision must be true or false")
-    if not call.services.appkeys.decide(call.params["token"], decision):
+    own = call.principal.role if call.principal.role in ROLES else ROLES[-1]
+    role = body.get("role", own)
+    if role not in ROLES:
+        raise ApiError(400, f"role must be one of {', '.join(ROLES)}")
+    if ROLES.index(role) < ROLES.index(own):
+        raise ApiError(403, f"a key approved by a {own!r} key cannot have the {role!r} role")
+    if not call.services.appkeys.decide(call.params["token"], decision, role):
         raise ApiError(404, "No pending request with that token")
     return NO_CONTENT
 

@@ -4,6 +4,10 @@ State lives in `<state dir>/appkeys.json` (mode 0600): approved keys plus the re
 fetched. It is re-read whenever the file changes, so another process (the `mqttprint appkeys`
 CLI) can approve or revoke by editing it through this class while the daemon runs. Poll times
 stay in memory: writing the file on every poll would wear SD cards for nothing.
+
+An approved key carries a role, as an OctoPrint app key carries the rights of the user who
+approved it: over REST the approving admin's role (or a lesser one they ask for), from the CLI
+`user` unless `--role` says otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ REQUEST_TIMEOUT = 600.0
 #: More undecided requests than this at once is abuse (the endpoint needs no key).
 MAX_PENDING = 20
 MAX_APP_NAME = 128
+#: Roles an app key may carry, most powerful first (the same roles as `rest.api_keys`).
+ROLES = ("admin", "user", "read")
+#: The role of keys approved without naming one (the CLI's default, and old state files).
+DEFAULT_ROLE = "user"
 
 
 class TooManyRequests(Exception):
@@ -35,7 +43,7 @@ class TooManyRequests(Exception):
 
 @dataclass
 class KeyRequest:
-    """One app's request. `api_key` is set once approved; it becomes valid when fetched."""
+    """One app's request. `api_key` and `role` are set once approved; the key becomes valid when fetched."""
 
     app_token: str
     user_token: str
@@ -44,17 +52,18 @@ class KeyRequest:
     created: float
     api_key: Optional[str] = None
     decided: Optional[float] = None
+    role: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)
 class AppKey:
-    """An approved, fetched key. App keys always get the "user" role."""
+    """An approved, fetched key with the role it was approved with."""
 
     app: str
     key: str
     user: Optional[str]
     created: float
-    role: str = "user"
+    role: str = DEFAULT_ROLE
 
 
 def _same(a: str, b: str) -> bool:
@@ -102,7 +111,7 @@ class AppKeyStore:
                 return "approved", None
             self._requests.remove(req)
             self._polled.pop(req.app_token, None)
-            self._keys.append(AppKey(req.app, req.api_key, req.user, self._clock()))
+            self._keys.append(AppKey(req.app, req.api_key, req.user, self._clock(), req.role or DEFAULT_ROLE))
             self._save()
             return "approved", req.api_key
 
@@ -113,8 +122,11 @@ class AppKeyStore:
             self._refresh()
             return [r for r in self._requests if r.api_key is None]
 
-    def decide(self, user_token: str, approve: bool) -> bool:
-        """Approve or deny an undecided request; False if there is none with that token."""
+    def decide(self, user_token: str, approve: bool, role: str = DEFAULT_ROLE) -> bool:
+        """Approve (the key gets `role`) or deny an undecided request; False if there is none
+        with that token. Raises ValueError for a role that is not one of ROLES."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         with self._lock:
             self._refresh()
             req = self._find(lambda r: r.api_key is None and _same(r.user_token, user_token))
@@ -122,6 +134,7 @@ class AppKeyStore:
                 return False
             if approve:
                 req.api_key = secrets.token_hex(16).upper()
+                req.role = role
                 req.decided = self._clock()
                 self._polled[req.app_token] = req.decided  # the fetch window starts now
             else:
@@ -135,9 +148,9 @@ class AppKeyStore:
             self._refresh()
             return list(self._keys)
 
-    def credentials(self) -> list[tuple[str, str]]:
-        """(name, key) pairs for the authenticator."""
-        return [(k.app, k.key) for k in self.keys()]
+    def credentials(self) -> list[tuple[str, str, str]]:
+        """(name, key, role) triples for the authenticator."""
+        return [(k.app, k.key, k.role) for k in self.keys()]
 
     def revoke(self, app: str) -> int:
         """Remove every key of `app`; returns how many were removed."""

@@ -104,8 +104,8 @@ def _same(a: str, b: str) -> bool:
 class Authenticator:
     """Resolves a key against the configured keys and the approved app keys, in constant time per key."""
 
-    def __init__(self, config_keys: Iterable[ApiKey], app_keys: Callable[[], Iterable[tuple[str, str]]]) -> None:
-        """`app_keys()` yields (name, key) pairs of approved app keys (they all get the "user" role)."""
+    def __init__(self, config_keys: Iterable[ApiKey], app_keys: Callable[[], Iterable[tuple[str, ...]]]) -> None:
+        """`app_keys()` yields (name, key, role) of approved app keys; a (name, key) pair means "user"."""
         self._config_keys = tuple(config_keys)
         self._app_keys = app_keys
 
@@ -118,9 +118,9 @@ class Authenticator:
         for entry in self._config_keys:
             if _same(key, entry.key) and found is None:
                 found = Principal(entry.name, entry.role, "config")
-        for name, app_key in self._app_keys():
+        for name, app_key, *role in self._app_keys():
             if _same(key, app_key) and found is None:
-                found = Principal(name, "user", "appkey")
+                found = Principal(name, role[0] if role else "user", "appkey")
         return found or ANONYMOUS
 
 

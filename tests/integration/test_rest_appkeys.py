@@ -9,13 +9,20 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.helpers.rest import ADMIN_KEY, USER_KEY, error_of, start_gateway
 
 pytestmark = pytest.mark.integration
 
 
+def _system(ran: Path) -> dict[str, Any]:
+    return {"commands": {"restart": f"touch {ran}/core-restart"}}
+
+
 def test_home_assistant_style_flow(broker: Any, tmp_path: Path) -> None:
-    gateway, api = start_gateway(broker, tmp_path, "rest_appkeys")
+    ran = tmp_path / "ran"
+    ran.mkdir()
+    gateway, api = start_gateway(broker, tmp_path, "rest_appkeys", system=_system(ran))
     try:
         assert api.get("/plugin/appkeys/probe", key=None).status_code == 204
         r = api.post("/plugin/appkeys/request", {"app": "Home Assistant", "user": "homeowner"}, key=None)
@@ -42,23 +49,44 @@ def test_home_assistant_style_flow(broker: Any, tmp_path: Path) -> None:
         key = r.json()["api_key"]
         assert api.get(poll, key=None).status_code == 404  # handed out once
 
-        # What Home Assistant does next, with the new key (role "user").
+        # What Home Assistant does next, with the new key: approved by an admin key, it is an
+        # admin key (OctoPrint: an app key has the approver's rights), so HA's Restart button works.
         assert api.get("/api/settings", key=key).json()["plugins"]["discovery"]["upnpUuid"]
         assert api.get("/api/job", key=key).status_code == 200
         assert api.post("/api/printer/command", {"command": "M117 ha"}, key=key).status_code in (204, 409)
-        assert api.get("/plugin/appkeys/pending", key=key).status_code == 403
         assert api.get("/api/currentuser", key=key).json() == {
-            "name": "Home Assistant", "permissions": api.get("/api/currentuser", key=USER_KEY).json()["permissions"],
-            "groups": ["users"]}
+            "name": "Home Assistant", "permissions": api.get("/api/currentuser").json()["permissions"],
+            "groups": ["admins", "users"]}
+        assert api.post("/api/system/commands/core/restart", key=key).status_code == 204
+        wait_for(lambda: (ran / "core-restart").exists(), what="the restart command to run")  # async, as in OctoPrint
 
         path = tmp_path / "appkeys.json"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and key in path.read_text()
     finally:
         gateway.stop()
 
-    gateway, api = start_gateway(broker, tmp_path, "rest_appkeys")
+    gateway, api = start_gateway(broker, tmp_path, "rest_appkeys", system=_system(ran))
     try:
-        assert api.get("/api/currentuser", key=key).json()["name"] == "Home Assistant"
+        assert api.get("/api/currentuser", key=key).json()["groups"] == ["admins", "users"]
+    finally:
+        gateway.stop()
+
+
+def test_approver_may_grant_less_never_more(broker: Any, tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    ran.mkdir()
+    gateway, api = start_gateway(broker, tmp_path, "rest_appkeys3", system=_system(ran))
+    try:
+        token = api.post("/plugin/appkeys/request", {"app": "Phone"}, key=None).json()["app_token"]
+        (pending,) = api.get("/plugin/appkeys/pending").json()["pending"]
+        decision = f"/plugin/appkeys/decision/{pending['user_token']}"
+        assert error_of(api.post(decision, {"decision": True, "role": "root"})) == "role must be one of admin, user, read"
+        assert api.post(decision, {"decision": True, "role": "user"}).status_code == 204
+        key = api.get(f"/plugin/appkeys/request/{token}", key=None).json()["api_key"]
+        assert api.get("/api/currentuser", key=key).json()["groups"] == ["users"]
+        assert api.get("/plugin/appkeys/pending", key=key).status_code == 403
+        assert api.post("/api/system/commands/core/restart", key=key).status_code == 403
+        assert not (ran / "core-restart").exists()
     finally:
         gateway.stop()
 

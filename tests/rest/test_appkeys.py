@@ -28,7 +28,7 @@ def test_approve_flow_and_one_time_fetch(tmp_path: Path) -> None:
     assert store.pending() == [] and store.credentials() == []  # valid only once fetched
     status, key = store.poll(req.app_token)
     assert status == "approved" and key and len(key) == 32
-    assert store.credentials() == [("Home Assistant", key)]
+    assert store.credentials() == [("Home Assistant", key, "user")]
     assert store.poll(req.app_token) == ("unknown", None)
     assert not store.decide(req.user_token, True)
 
@@ -49,7 +49,7 @@ def test_file_is_private_and_survives_restart(tmp_path: Path) -> None:
     _, key = store.poll(req.app_token)
     mode = stat.S_IMODE((tmp_path / "appkeys.json").stat().st_mode)
     assert mode == 0o600
-    assert AppKeyStore(tmp_path).credentials() == [("App", key)]
+    assert AppKeyStore(tmp_path).credentials() == [("App", key, "user")]
 
 
 def test_other_process_changes_are_seen(tmp_path: Path) -> None:
@@ -90,3 +90,26 @@ def test_corrupt_file_is_moved_aside(tmp_path: Path) -> None:
     assert (tmp_path / "appkeys.json.bad").read_text() == "{not json"
     store.request("App", None)
     assert json.loads((tmp_path / "appkeys.json").read_text())["requests"][0]["app"] == "App"
+
+
+def test_approved_role_is_kept_and_checked(tmp_path: Path) -> None:
+    store = AppKeyStore(tmp_path)
+    req = store.request("Home Assistant", None)
+    with pytest.raises(ValueError):
+        store.decide(req.user_token, True, "root")
+    assert store.pending()  # a refused role decides nothing
+    assert store.decide(req.user_token, True, "admin")
+    _, key = AppKeyStore(tmp_path).poll(req.app_token)  # approved by another process (the CLI)
+    assert store.credentials() == [("Home Assistant", key, "admin")]
+    assert AppKeyStore(tmp_path).keys()[0].role == "admin"
+
+
+def test_state_files_without_roles_load_as_user(tmp_path: Path) -> None:
+    (tmp_path / "appkeys.json").write_text(json.dumps({"version": 1, "keys": [
+        {"app": "Old", "key": "K" * 32, "user": None, "created": 1.0}], "requests": [
+        {"app_token": "a", "user_token": "u", "app": "Old2", "user": None, "created": 1e12,
+         "api_key": "L" * 32, "decided": 1e12}]}))
+    store = AppKeyStore(tmp_path, lambda: 1e12)
+    assert store.credentials() == [("Old", "K" * 32, "user")]
+    assert store.poll("a") == ("approved", "L" * 32)
+    assert ("Old2", "L" * 32, "user") in store.credentials()

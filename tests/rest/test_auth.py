@@ -10,7 +10,7 @@ from mqttprint.rest.auth import ANONYMOUS, Authenticator, extract_key, login_dic
 CONFIG_KEYS = (ApiKey("admin", "a" * 32, "admin"), ApiKey("op", "u" * 32, "user"), ApiKey("viewer", "r" * 32, "read"))
 
 
-def make(app_keys: list[tuple[str, str]] | None = None) -> Authenticator:
+def make(app_keys: list[tuple[str, ...]] | None = None) -> Authenticator:
     return Authenticator(CONFIG_KEYS, lambda: list(app_keys or []))
 
 
@@ -36,9 +36,13 @@ def test_unknown_keys_are_anonymous(key: str | None) -> None:
     assert make().resolve(key) is ANONYMOUS
 
 
-def test_app_keys_get_the_user_role() -> None:
-    principal = make([("Home Assistant", "K" * 32)]).resolve("K" * 32)
-    assert (principal.name, principal.role, principal.source) == ("Home Assistant", "user", "appkey")
+def test_app_keys_carry_their_approved_role() -> None:
+    auth = make([("Home Assistant", "K" * 32, "admin"), ("Phone", "P" * 32, "read"), ("Legacy", "L" * 32)])
+    principal = auth.resolve("K" * 32)
+    assert (principal.name, principal.role, principal.source) == ("Home Assistant", "admin", "appkey")
+    assert principal.allows("SYSTEM")
+    assert auth.resolve("P" * 32).role == "read" and not auth.resolve("P" * 32).allows("CONTROL")
+    assert auth.resolve("L" * 32).role == "user"  # (name, key) pairs: the user role
 
 
 def test_permission_matrix() -> None:
