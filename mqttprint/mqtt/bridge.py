@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from mqttprint.config import Config
-from mqttprint.mqtt import payloads, topics
+from mqttprint.mqtt import discovery, payloads, topics
 from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
@@ -83,6 +83,8 @@ class MqttBridge:
         m = config.mqtt
         self.base = m.base_topic
         self.topics = {pid: topics.PrinterTopics(self.base, pid) for pid in printers}
+        self._legacy_discovery = {topics.legacy_discovery_config(config.homeassistant.prefix, pid): pid
+                                  for pid in printers}
         settings = ClientSettings(
             host=m.host, port=m.port, client_id=m.client_id or default_client_id(m.base_topic), protocol=m.protocol,
             keepalive=m.keepalive, username=m.username, password=m.password, tls=m.tls.enabled,
@@ -160,8 +162,11 @@ class MqttBridge:
     def _on_connect(self) -> None:
         filters = [f for t in self.topics.values() for f in t.subscriptions()]
         self.client.subscribe(filters, commands=True)
-        if self.config.homeassistant.discovery:
-            self.client.subscribe([topics.discovery_status(self.config.homeassistant.prefix)], commands=False)
+        ha = self.config.homeassistant
+        if ha.discovery:
+            self.client.subscribe([topics.discovery_status(ha.prefix)], commands=False)
+        # Retained configs of versions before the gateway identity: retired once seen (discovery.py).
+        self.client.subscribe(list(self._legacy_discovery), commands=False)
         self.publisher.set_connected(True)
 
     def _on_disconnect(self, reason: str) -> None:
@@ -175,6 +180,11 @@ class MqttBridge:
         if ha.discovery and message.topic == topics.discovery_status(ha.prefix):
             if message.payload.strip() == b"online":
                 self.publisher.schedule_discovery()
+            return
+        legacy = self._legacy_discovery.get(message.topic)
+        if legacy is not None:
+            if message.payload and discovery.is_legacy_config_of(_json_or_none(message.payload), self.base, legacy):
+                self.publisher.retire_legacy_discovery(legacy)
             return
         inbound = topics.parse_inbound(self.base, message.topic, self.topics)
         if inbound is None:
@@ -351,6 +361,14 @@ class MqttBridge:
         t = self.topics[pid]
         body = payloads.event_payload("CommandRejected", time.time(), topic=topic, error=error, id=request_id)
         self.publisher.send(Publication(t.event("CommandRejected"), payloads.encode(body), qos=1))
+
+
+def _json_or_none(payload: bytes) -> Any:
+    """The JSON value of a payload, or None when it is not JSON."""
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _plain(data: Any) -> Any:

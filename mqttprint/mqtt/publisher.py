@@ -60,6 +60,13 @@ TERMINAL_BATCH = 500
 TICK = 0.25
 #: Home Assistant asks for discovery on its birth message; spread the answers a little.
 DISCOVERY_JITTER = 1.0
+#: After a (re)connect discovery waits this long, so a retained pre-gateway-id config (delivered
+#: right after the subscription) is retired first and its entity ids are free for the new one.
+DISCOVERY_SETTLE = 0.5
+#: After retiring such a config, Home Assistant gets this long to remove the old entities.
+LEGACY_RETIRE_DELAY = 1.5
+#: Heaters assumed before the firmware's first temperature report.
+DEFAULT_HEATERS = ("tool0", "bed")
 #: Command output carried by SystemCommandFinished events is cut to this many characters.
 MAX_OUTPUT = 2000
 
@@ -106,7 +113,8 @@ class Publisher:
         self._connected = False
         self._republish = False
         self._discovery_due: Optional[float] = None
-        self._discovered: dict[str, tuple[Optional[str], Optional[str]]] = {}
+        self._discovered: dict[str, tuple[Any, ...]] = {}
+        self._retire: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
 
     # ------------------------------------------------------------------ any thread
@@ -168,11 +176,20 @@ class Publisher:
                 self._republish = True
         self._wake.set()
 
-    def schedule_discovery(self) -> None:
-        """Home Assistant came online: publish discovery again after a short random delay."""
+    def schedule_discovery(self, delay: Optional[float] = None) -> None:
+        """Publish discovery after `delay` seconds (default: a short random delay, for Home
+        Assistant's birth message)."""
         with self._lock:
-            self._discovery_due = time.monotonic() + random.uniform(0, DISCOVERY_JITTER)
+            self._discovery_due = time.monotonic() + (random.uniform(0, DISCOVERY_JITTER) if delay is None else delay)
         self._wake.set()
+
+    def retire_legacy_discovery(self, pid: str) -> None:
+        """A retained discovery config of a version before the gateway identity exists for `pid`:
+        remove it (Home Assistant removes its entities and device), then publish the current one
+        once Home Assistant has had time to free the entity ids."""
+        with self._lock:
+            self._retire.add(pid)
+        self.schedule_discovery(LEGACY_RETIRE_DELAY)
 
     def publish_offline(self, timeout: float = 2.0) -> None:
         """Retained `offline` for every printer and the gateway, waiting briefly for them to leave."""
@@ -219,11 +236,17 @@ class Publisher:
             discovery_due = self._discovery_due is not None and self._discovery_due <= now and connected
             if discovery_due:
                 self._discovery_due = None
+            retire, self._retire = (self._retire, set()) if connected else (set(), self._retire)
             dropped, self._dropped = self._dropped, 0
         if dropped:
             log.warning("MQTT publisher fell behind: dropped %d event(s)", dropped)
         if republish:
             self._republish_all()
+        for pid in sorted(retire):
+            log.info("%s: retiring the Home Assistant discovery config of an earlier version (%s)", pid,
+                     topics.legacy_discovery_config(self.config.homeassistant.prefix, pid))
+            self.client.publish(topics.legacy_discovery_config(self.config.homeassistant.prefix, pid), b"",
+                                qos=1, retain=True)
         for message in events:
             self._publish_event(message, connected)
         for pub in outgoing:
@@ -256,7 +279,10 @@ class Publisher:
                 self._publish_telemetry(pid, kind)
             # No listing (system commands over MQTT disabled): clear an earlier retained one.
             self.client.publish(t.system_list, listing, qos=1, retain=True)
-            self._publish_discovery(pid)
+            if not self.config.homeassistant.discovery:
+                self._publish_discovery(pid)  # the removal of an earlier config: nothing to wait for
+        if self.config.homeassistant.discovery:
+            self.schedule_discovery(DISCOVERY_SETTLE)
 
     def _listing(self) -> bytes:
         try:
@@ -279,22 +305,40 @@ class Publisher:
         body = payloads.firmware_payload(snap.firmware.name, snap.firmware.fields, snap.capabilities, snap.updated)
         self.client.publish(self.topics[pid].firmware, payloads.encode(body), qos=1, retain=True)
 
-    def _publish_discovery(self, pid: str) -> None:
-        ha = self.config.homeassistant
-        topic = topics.discovery_config(ha.prefix, pid)
-        if not ha.discovery:
-            # An empty retained payload removes an earlier config: switching discovery off cleans up.
-            self.client.publish(topic, b"", qos=1, retain=True)
-            return
+    def _discovery_spec(self, pid: str) -> discovery.PrinterDiscovery:
         snap = self.printers[pid].snapshot()
         product, version = payloads.split_firmware_name(snap.firmware.name) if snap.firmware else (None, None)
-        self._discovered[pid] = (product, version)
+        heaters = tuple(dict.fromkeys(payloads.heater_key(k) for k in snap.temperatures)) or DEFAULT_HEATERS
         system = self.config.system
         core = [a for a, command in system.commands.items() if command] if system.mqtt_enabled else []
         custom = [discovery.SystemButton("custom", a.action, a.name or a.action, a.confirm)
                   for a in system.actions if not a.divider] if system.mqtt_enabled else []
-        doc = discovery.build_discovery(pid, self.config.printer(pid).name, self.base, product, version, core, custom)
-        self.client.publish(topic, payloads.encode(doc), qos=1, retain=True)
+        printer = self.config.printer(pid)
+        webcam = getattr(printer, "webcam", None)
+        camera = bool(webcam is not None and webcam.snapshot_url and webcam.mqtt_interval > 0)
+        return discovery.PrinterDiscovery(
+            self.config.gateway.id, pid, printer.name, self.base, product, version, heaters, core, custom, camera,
+            # The connection's last will is on the gateway's topic: it says when B/availability is stale.
+            extra_availability=(topics.gateway_availability(self.base),))
+
+    def _publish_discovery(self, pid: str) -> None:
+        ha = self.config.homeassistant
+        topic = topics.discovery_config(ha.prefix, self.config.gateway.id, pid)
+        if not ha.discovery:
+            # An empty retained payload removes an earlier config: switching discovery off cleans up.
+            self.client.publish(topic, b"", qos=1, retain=True)
+            return
+        spec = self._discovery_spec(pid)
+        self._discovered[pid] = (spec.firmware_name, spec.firmware_version, tuple(spec.heaters))
+        self.client.publish(topic, payloads.encode(discovery.build_discovery(spec)), qos=1, retain=True)
+
+    def _rediscover_if_changed(self, pid: str) -> None:
+        """Publish discovery again when what it is built from changed (firmware, heaters)."""
+        if not self.config.homeassistant.discovery or pid not in self._discovered:
+            return  # not published yet: the scheduled first publication will use the new facts
+        spec = self._discovery_spec(pid)
+        if self._discovered[pid] != (spec.firmware_name, spec.firmware_version, tuple(spec.heaters)):
+            self._publish_discovery(pid)
 
     def _publish_event(self, message: BusMessage, connected: bool) -> None:
         pid, event, ts = message.printer_id, message.event, message.wall_time
@@ -309,9 +353,7 @@ class Publisher:
         elif kind is FirmwareIdentified:
             if connected:
                 self._publish_firmware(pid)
-                product = payloads.split_firmware_name(event.info.name)  # type: ignore[union-attr]
-                if self.config.homeassistant.discovery and self._discovered.get(pid) != product:
-                    self._publish_discovery(pid)
+                self._rediscover_if_changed(pid)
         elif kind is EmergencySent:
             command = event.command  # type: ignore[union-attr]
             name = "EmergencyStop" if command.split()[0].upper() == "M112" else "EmergencyCommand"
@@ -367,6 +409,8 @@ class Publisher:
         if kind == "temperature" and snap.temperatures:
             body = payloads.temperature_payload(snap.temperatures, snap.temperature_time)
             self.client.publish(t.temperature, payloads.encode(body), qos=0, retain=True)
+            if set(body) - {"ts"} != set(self._discovered.get(pid, (None, None, ()))[2]):
+                self._rediscover_if_changed(pid)  # a heater appeared (a second tool, a chamber)
         elif kind == "position" and snap.position is not None:
             p = snap.position
             body = payloads.position_payload(p.x, p.y, p.z, p.e, p.extra, snap.position_time)

@@ -23,9 +23,14 @@ def gateway_availability(base: str) -> str:
     return f"{base}/availability"
 
 
-def discovery_config(prefix: str, printer_id: str) -> str:
-    """Home Assistant device-based discovery topic for one printer."""
-    return f"{prefix}/device/{node_id(printer_id)}/config"
+def discovery_config(prefix: str, gateway_id: str, printer_id: str) -> str:
+    """Home Assistant device-based discovery topic for one printer of one gateway."""
+    return f"{prefix}/device/{node_id(gateway_id, printer_id)}/config"
+
+
+def legacy_discovery_config(prefix: str, printer_id: str) -> str:
+    """The discovery topic of versions before the gateway identity (retired on upgrade)."""
+    return f"{prefix}/device/{legacy_node_id(printer_id)}/config"
 
 
 def discovery_status(prefix: str) -> str:
@@ -33,8 +38,14 @@ def discovery_status(prefix: str) -> str:
     return f"{prefix}/status"
 
 
-def node_id(printer_id: str) -> str:
-    """The discovery node id and unique-id prefix of a printer (stable across restarts)."""
+def node_id(gateway_id: str, printer_id: str) -> str:
+    """The discovery node id, device identifier and unique-id prefix of a printer: the gateway's
+    identity and the printer id (stable across restarts; two gateways never share one)."""
+    return f"mqttprint_{gateway_id}_{printer_id}"
+
+
+def legacy_node_id(printer_id: str) -> str:
+    """The node id before the gateway identity was part of it (`mqttprint_<printer id>`)."""
     return f"mqttprint_{printer_id}"
 
 
@@ -88,6 +99,21 @@ class PrinterTopics:
     def system_list(self) -> str:
         """`B/system`: the retained list of system commands (an outbound topic)."""
         return f"{self.root}/system"
+
+    @property
+    def prompt(self) -> str:
+        """`B/prompt`: the firmware's open prompt (retained JSON)."""
+        return f"{self.root}/prompt"
+
+    @property
+    def thumbnail(self) -> str:
+        """`B/thumbnail`: the selected job's thumbnail, raw PNG (retained; empty when none)."""
+        return f"{self.root}/thumbnail"
+
+    @property
+    def camera(self) -> str:
+        """`B/camera`: JPEG snapshots of the printer's webcam (not retained)."""
+        return f"{self.root}/camera"
 
     @property
     def reply(self) -> str:

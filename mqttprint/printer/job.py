@@ -85,9 +85,17 @@ class GcodeFileSource:
         self.finished = False
 
 
+#: No linear estimate before the job ran this long, seconds: at the start the file position races
+#: ahead through header comments (slicer thumbnails can be a third of a small file) while nothing
+#: printed, so an early linear guess reads "seconds left" and fires "almost done" automations.
+MIN_ELAPSED_FOR_ESTIMATE = 30.0
+
+
 def time_left(print_time: float, completion: float) -> Optional[float]:
-    """Linear estimate of the seconds left, or None before there is enough progress to tell."""
-    if completion <= 0.5 or print_time <= 0:
+    """Linear estimate of the seconds left, or None (never 0) before there is enough progress to tell."""
+    if completion >= 100.0 and print_time > 0:
+        return 0.0
+    if completion <= 0.5 or print_time < MIN_ELAPSED_FOR_ESTIMATE:
         return None
     if completion >= 100.0:
         return 0.0

@@ -20,7 +20,7 @@ def env(broker: Any) -> Iterator[tuple[Any, str, Watcher]]:
     w = Watcher(broker, [f"{base}/#", "hatest/#"])
     try:
         with running_gateway(broker, base, mqtt={"terminal": True, "telemetry_interval": 0.3},
-                             homeassistant={"discovery": True, "prefix": "hatest"},
+                             homeassistant={"discovery": True, "prefix": "hatest"}, gateway={"id": "gwtest"},
                              printers=[{"id": "p1", "name": "Desk printer", "port": "sim://marlin",
                                         "temperature_interval": 0.5, "position_interval": 0.5}]) as gw:
             yield gw, base, w
@@ -148,30 +148,33 @@ def test_terminal_stream(env: tuple[Any, str, Watcher]) -> None:
 
 def test_discovery_message(env: tuple[Any, str, Watcher], broker: Any) -> None:
     _, base, live = env
-    topic = "hatest/device/mqttprint_p1/config"
+    topic = "hatest/device/mqttprint_gwtest_p1/config"
     live.wait_json(topic, lambda d: d["dev"]["mdl"] == "Marlin")  # the firmware is known
     late = _late(broker, [topic], live)
     try:
         msg = late.wait_for(topic)
         assert msg.retain and msg.json()["dev"]["mdl"] == "Marlin"
         doc = msg.json()
-        assert doc["dev"]["ids"] == ["mqttprint_p1"] and doc["dev"]["name"] == "Desk printer"
+        assert doc["dev"]["ids"] == ["mqttprint_gwtest_p1"] and doc["dev"]["name"] == "Desk printer"
         assert doc["dev"]["mf"] == "mqttprint" and doc["dev"]["sw"][0].isdigit()
         assert doc["o"]["name"] == "mqttprint" and doc["o"]["sw"]
         assert doc["avty_mode"] == "all"
-        assert [a["t"] for a in doc["avty"]] == [f"{base}/availability", f"{base}/p1/status"]
+        assert [a["t"] for a in doc["avty"]] == [f"{base}/p1/availability", f"{base}/availability",
+                                                 f"{base}/p1/status"]
         cmps = doc["cmps"]
         assert cmps["state"]["stat_t"] == f"{base}/p1/status" and "Operational" in cmps["state"]["options"]
         assert cmps["emergency_stop"]["cmd_t"] == f"{base}/p1/emergency"
         assert cmps["tool0_setpoint"]["cmd_t"] == f"{base}/p1/command"
-        assert {c["uniq_id"] for c in cmps.values()} == {f"mqttprint_p1_{k}" for k in cmps}
+        assert {c["uniq_id"] for c in cmps.values()} == {f"mqttprint_gwtest_p1_{k}" for k in cmps}
+        # the heaters the simulated firmware reports (one tool, a bed) have setpoints
+        assert {k for k in cmps if k.endswith("_setpoint")} == {"tool0_setpoint", "bed_setpoint"}
     finally:
         late.close()
 
 
 def test_discovery_republished_on_ha_birth(env: tuple[Any, str, Watcher]) -> None:
     _, _, w = env
-    topic = "hatest/device/mqttprint_p1/config"
+    topic = "hatest/device/mqttprint_gwtest_p1/config"
     w.wait_for(topic)
     count = len(w.messages(topic))
     w.publish("hatest/status", "offline")
@@ -191,12 +194,14 @@ def test_ha_button_payloads_work(env: tuple[Any, str, Watcher]) -> None:
 def test_discovery_cleared_when_disabled(broker: Any) -> None:
     base = unique_base()
     prefix = f"ha{unique_base()}"
-    topic = f"{prefix}/device/mqttprint_p1/config"
+    topic = f"{prefix}/device/mqttprint_gwx_p1/config"
     w = Watcher(broker, [f"{prefix}/#"])
     try:
-        with running_gateway(broker, base, homeassistant={"discovery": True, "prefix": prefix}, operational=False):
+        with running_gateway(broker, base, homeassistant={"discovery": True, "prefix": prefix}, operational=False,
+                             gateway={"id": "gwx"}):
             w.wait_for(topic, lambda m: len(m.payload) > 0)
-        with running_gateway(broker, base, homeassistant={"discovery": False, "prefix": prefix}, operational=False):
+        with running_gateway(broker, base, homeassistant={"discovery": False, "prefix": prefix}, operational=False,
+                             gateway={"id": "gwx"}):
             w.wait_for(topic, lambda m: m.payload == b"")
         late = Watcher(broker, [topic])
         try:

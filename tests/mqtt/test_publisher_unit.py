@@ -66,7 +66,8 @@ def test_republish_on_connect() -> None:
     assert client.published[0] == ("b/availability", b"online", 1, True)
     assert ("b/p1/availability", b"online", 1, True) in client.published
     assert client.json("b/p1/status")[0]["state"] == "Offline"
-    assert ("homeassistant/device/mqttprint_p1/config", b"", 1, True) in client.published  # discovery off: cleared
+    discovery = f"homeassistant/device/mqttprint_{pub.config.gateway.id}_p1/config"
+    assert (discovery, b"", 1, True) in client.published  # discovery off: cleared
 
 
 def test_state_change_publishes_status_and_events() -> None:

@@ -34,9 +34,11 @@ def test_printer_topics() -> None:
 
 def test_gateway_and_discovery_topics() -> None:
     assert topics.gateway_availability("mqttprint") == "mqttprint/availability"
-    assert topics.discovery_config("homeassistant", "p1") == "homeassistant/device/mqttprint_p1/config"
+    assert topics.discovery_config("homeassistant", "gw1", "p1") == "homeassistant/device/mqttprint_gw1_p1/config"
+    assert topics.legacy_discovery_config("homeassistant", "p1") == "homeassistant/device/mqttprint_p1/config"
     assert topics.discovery_status("ha") == "ha/status"
-    assert topics.node_id("p-2") == "mqttprint_p-2"
+    assert topics.node_id("gw-a", "p-2") == "mqttprint_gw-a_p-2" != topics.node_id("gw-b", "p-2")
+    assert topics.legacy_node_id("p-2") == "mqttprint_p-2"
 
 
 @pytest.mark.parametrize("topic, expected", [

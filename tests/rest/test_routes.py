@@ -285,7 +285,7 @@ def test_appkeys_flow(h: Harness) -> None:
     assert h.request("HEAD", f"/plugin/appkeys/request/{token}", key=None).status_code == 200  # not used up
     key = h.get(f"/plugin/appkeys/request/{token}", key=None).json["api_key"]
     assert h.get(f"/plugin/appkeys/request/{token}", key=None).status_code == 404
-    assert h.get("/api/currentuser", key=key).json["groups"] == ["users"]
+    assert h.get("/api/currentuser", key=key).json["groups"] == ["admins", "users"]  # the approver's role
     assert h.post("/plugin/appkeys/request", key=None).json == {"error": "Missing data"}
     assert h.post("/plugin/appkeys/request", {"user": "x"}, key=None).json == {"error": "No app name provided"}
     r = h.post("/printer/p2/plugin/appkeys/request", {"app": "x"}, key=None)
