@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.mqtt_helpers import Watcher, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
