@@ -9,7 +9,10 @@ Bytes and commands in, events and bytes out, the time passed in by the caller:
     events += engine.tick(now)                 # timeouts, handshake retries, status polls
     command_id, out = engine.emergency("M112", now)   # bytes to write NOW, ahead of everything
 
-No threads, no I/O, no clock reads. Reply handling lives in `mqttprint.protocol.reactions`.
+No threads, no I/O, no clock reads. The engine is a small core over collaborators that own
+their state: `Lanes`/`Window`/`History` (sendqueue), `Handshake`, `ResendTracker` (rewind),
+`OkDeadlines`, `JobStream` and `PollSchedule`. Reply handling lives in `reactions`, time
+handling in `timing`; both see the engine through `core.EngineCore`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import itertools
 from typing import Optional
 
 from mqttprint.protocol import framing, gcode, reactions, timing
+from mqttprint.protocol.deadlines import OkDeadlines
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import (
     CommandFinished,
     EmergencySent,
     Event,
+    FirmwareReset,
     JobEnded,
     JobOutcome,
     JobPaused,
@@ -32,8 +37,12 @@ from mqttprint.protocol.events import (
     Priority,
     StateChanged,
 )
+from mqttprint.protocol.handshake import Handshake
+from mqttprint.protocol.jobstream import JobStream
 from mqttprint.protocol.params import EngineParams
-from mqttprint.protocol.replies import Capability, FirmwareInfo
+from mqttprint.protocol.polls import PollSchedule
+from mqttprint.protocol.replies import FirmwareInfo
+from mqttprint.protocol.rewind import ResendTracker
 from mqttprint.protocol.sendqueue import Command, History, InFlight, JobSource, Lanes, Window
 from mqttprint.protocol.states import (
     JOB_ACTIVE_STATES,
@@ -55,62 +64,42 @@ _JOB_FEEDING_STATES = frozenset({S.STARTING, S.PRINTING})
 
 
 class Engine:
-    """One printer's protocol state: lanes, window, resends, handshake, job, timeouts."""
+    """One printer's protocol core: state, command ids, events, and the collaborators that own the rest."""
 
     def __init__(self, params: EngineParams | None = None) -> None:
-        self.params = params or EngineParams()
+        self.params = params = params or EngineParams()
         self.state = S.OFFLINE
         self.error = ""
         self.firmware: Optional[FirmwareInfo] = None
         self.capabilities: dict[str, bool] = {}
         self.busy_protocol = False
+        self.lanes = Lanes()
+        self.window = Window(params.flow, params.rx_buffer, params.max_lines_in_flight)
+        self.history = History(params.history_size)
+        self.handshake = Handshake(params.hello_interval, params.hello_attempts)
+        self.resends = ResendTracker(params.max_resends_same_line)
+        self.deadlines = OkDeadlines(params.ok_timeout, params.busy_ok_timeout, params.resend_ok_timeout)
+        self.stream = JobStream()
+        self.polls = PollSchedule(params.temperature_interval, params.position_interval)
         self._ids = itertools.count(1)
         self._events: list[Event] = []
         self._splitter = framing.LineSplitter()
-        self._lanes = Lanes()
-        self._window = Window(self.params.flow, self.params.rx_buffer, self.params.max_lines_in_flight)
-        self._history = History(self.params.history_size)
         self._next_line = 0
         #: every line written (job, interactive, polls, resends): read by the metrics without a lock
         self.lines_written = 0
-        # handshake
-        self._hello_attempts = 0
-        self._hello_deadline: Optional[float] = None
-        self._pending_caps: list[Capability] = []
-        # timeouts
-        self._ok_deadline: Optional[float] = None
-        self._resend_ok_deadline: Optional[float] = None
-        self._consecutive_timeouts = 0
-        # resend bookkeeping
-        self._last_comm_error = None  # ErrorKind of the last communication error line, if any
-        self._rewind_target: Optional[int] = None
-        self._stale_budget = 0
-        self._last_resend_request: Optional[int] = None
-        self._same_resend_count = 0
-        # polls
-        self._next_temperature_poll = 0.0
-        self._next_position_poll = 0.0
-        # job
-        self._job: Optional[JobSource] = None
-        self._job_peek: Optional[str] = None
-        self._job_exhausted = False
-        self._job_in_flight = 0
-        self.job_lines_sent = 0
         self._now = 0.0
-        self._scripts_outstanding = 0
-        self._after_drain_script: list[str] = []
 
     # ------------------------------------------------------------------ connection
     def open_requested(self, now: float) -> None:
         """The shell starts opening the port (state: Opening serial connection)."""
-        self._transition(Trigger.OPEN, now)
+        self.transition(Trigger.OPEN, now)
 
     def connection_opened(self, now: float) -> None:
         """The port is open: reset everything and start the handshake (`M110 N0`, then `M115`)."""
         if self.state is not S.OPENING:
-            self._transition(Trigger.OPEN, now)
+            self.transition(Trigger.OPEN, now)
         self._reset_link(now, "connection reopened")
-        self._transition(Trigger.PORT_OPENED, now)
+        self.transition(Trigger.PORT_OPENED, now)
         self._start_handshake(now)
 
     def connection_closed(self, now: float, error: str = "") -> None:
@@ -121,7 +110,7 @@ class Engine:
         self._splitter.reset()
         if self.state in (S.OFFLINE, S.OFFLINE_AFTER_ERROR):
             return
-        self._transition(Trigger.LINK_LOST if error else Trigger.CLOSE, now, error)
+        self.transition(Trigger.LINK_LOST if error else Trigger.CLOSE, now, error)
 
     # ------------------------------------------------------------------ commands
     def submit(
@@ -149,7 +138,7 @@ class Engine:
         if not internal and self.state not in OPERATIONAL_STATES:
             raise NotOperational(f"printer is not operational ({self.state.text})")
         command = Command(next(self._ids), line, priority, code, internal=internal, tag=tag)
-        self._lanes.add(command)
+        self.lanes.add(command)
         return command.command_id
 
     def submit_many(self, lines: list[str], now: float, priority: Priority = Priority.INTERACTIVE) -> list[int]:
@@ -164,7 +153,7 @@ class Engine:
                 raise InvalidCommand(f"{text!r} cannot be queued")
             commands.append(Command(next(self._ids), line, priority, code))
         for command in commands:
-            self._lanes.add(command)
+            self.lanes.add(command)
         return [command.command_id for command in commands]
 
     def emergency(self, text: str, now: float, *, already_written: bool = False) -> tuple[int, bytes]:
@@ -198,11 +187,11 @@ class Engine:
             self._fail_job(now, JobOutcome.FAILED, "emergency stop")
             self._fail_all(now, "emergency stop")
             if can(self.state, Trigger.FATAL):
-                self._transition(Trigger.FATAL, now, reason)
+                self.transition(Trigger.FATAL, now, reason)
             return command.command_id, bytes(out)
         if connected:
-            self._window.push(InFlight(command, None, len(line) + 1))
-            self._arm_ok_deadline(now)
+            self.window.push(InFlight(command, None, len(line) + 1))
+            self.arm_ok_deadline(now)
         else:
             command.finished = True
             self._events.append(CommandFinished(command.command_id, line, False, (), "printer not connected", now, now))
@@ -213,25 +202,23 @@ class Engine:
         """Start streaming `source` (state Starting, then Printing once the first line is out)."""
         if self.state is not S.OPERATIONAL:
             raise NotOperational(f"cannot start a job while {self.state.text}")
-        self._job, self._job_peek, self._job_exhausted = source, None, False
-        self._job_in_flight = 0
-        self.job_lines_sent = 0
-        self._transition(Trigger.START_JOB, now)
+        self.stream.start(source)
+        self.transition(Trigger.START_JOB, now)
         self._events.append(JobStarted(source.name))
 
     def pause(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Stop feeding job lines; once the job's lines in flight are acknowledged, run `script`."""
         if not can(self.state, Trigger.PAUSE):
             raise NotOperational(f"cannot pause while {self.state.text}")
-        self._transition(Trigger.PAUSE, now)
-        self._after_drain_script = list(script)
+        self.transition(Trigger.PAUSE, now)
+        self.stream.run_after_drain(script)
         self._check_job_progress(now)
 
     def resume(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Run `script`, then continue the job from the exact next line."""
         if not can(self.state, Trigger.RESUME):
             raise NotOperational(f"cannot resume while {self.state.text}")
-        self._transition(Trigger.RESUME, now)
+        self.transition(Trigger.RESUME, now)
         self._queue_script(script, now)
         self._check_job_progress(now)
 
@@ -239,17 +226,27 @@ class Engine:
         """Stop feeding and drop the job's pending lines; then run `script` and end the job."""
         if not can(self.state, Trigger.CANCEL):
             raise NotOperational(f"cannot cancel while {self.state.text}")
-        self._transition(Trigger.CANCEL, now)
-        self._job_peek = None
-        for command in self._lanes.drop_internal_interactive(JOB_SCRIPT_TAG):
-            self._finish(command, False, "job cancelled", now)
-        self._after_drain_script = list(script)
+        self.transition(Trigger.CANCEL, now)
+        self.stream.forget_peeked()
+        for command in self.lanes.drop_internal_interactive(JOB_SCRIPT_TAG):
+            self.finish(command, False, "job cancelled", now)
+        self.stream.run_after_drain(script)
         self._check_job_progress(now)
 
     @property
     def job(self) -> Optional[JobSource]:
         """The job source being streamed (or paused/cancelling), None when no job runs."""
-        return self._job
+        return self.stream.source
+
+    @property
+    def job_lines_sent(self) -> int:
+        """Job lines written since the job started."""
+        return self.stream.lines_sent
+
+    @property
+    def next_line(self) -> int:
+        """The line number the next numbered line will carry."""
+        return self._next_line
 
     # ------------------------------------------------------------------ output
     def data_to_send(self, now: float) -> bytes:
@@ -258,18 +255,18 @@ class Engine:
             return b""
         self._now = now
         out = bytearray()
-        window = self._window
+        window = self.window
         while True:
-            if self._lanes.resends:
-                number = self._lanes.resends[0]
-                stored = self._history.get(number)
+            if self.lanes.resends:
+                number = self.lanes.resends[0]
+                stored = self.history.get(number)
                 if stored is None:  # fell out of the history: reported by reactions as fatal
-                    self._lanes.resends.popleft()
+                    self.lanes.resends.popleft()
                     continue
                 data, command = stored
                 if not window.can_send(len(data)):
                     break
-                self._lanes.resends.popleft()
+                self.lanes.resends.popleft()
                 self._write(out, data, command, number, now)
                 continue
             command = self._peek_command()
@@ -286,47 +283,42 @@ class Engine:
             number = self._next_line
             self._next_line += 1
             data = framing.encode_numbered(number, command.text)
-            self._history.remember(number, data, command)
+            self.history.remember(number, data, command)
             self._write(out, data, command, number, now)
-        if self._job is not None and self._job_exhausted:
+        if self.stream.source is not None and self.stream.exhausted:
             self._check_job_progress(now)  # an empty job (or its last line already acked) ends here
         return bytes(out)
 
     def _peek_command(self) -> Command | str | None:
-        lanes = self._lanes
+        lanes = self.lanes
         if lanes.interactive:
             return lanes.interactive[0]
-        if self.state in _JOB_FEEDING_STATES and self._job is not None and not self._job_exhausted:
-            if self._job_peek is None:
-                try:
-                    self._job_peek = self._job.next_line()
-                except Exception as exc:  # the injected source (a file) failed: the job fails, not the link
-                    self._fail_job(self._now, JobOutcome.FAILED, f"cannot read the job: {exc}")
-                    if self.state in (S.STARTING, S.PRINTING):
-                        self._transition(Trigger.JOB_EOF, self._now)
-                        self._transition(Trigger.JOB_DONE, self._now)
-                    return lanes.polls[0] if lanes.polls else None
-                if self._job_peek is None:
-                    self._job_exhausted = True
-            if self._job_peek is not None:
-                return self._job_peek
+        if self.state in _JOB_FEEDING_STATES:
+            try:
+                line = self.stream.peek()
+            except Exception as exc:  # the injected source (a file) failed: the job fails, not the link
+                self._fail_job(self._now, JobOutcome.FAILED, f"cannot read the job: {exc}")
+                if self.state in (S.STARTING, S.PRINTING):
+                    self.transition(Trigger.JOB_EOF, self._now)
+                    self.transition(Trigger.JOB_DONE, self._now)
+                return lanes.polls[0] if lanes.polls else None
+            if line is not None:
+                return line
         if lanes.polls:
             return lanes.polls[0]
         return None
 
     def _take_queued(self, command: Command) -> None:
-        if self._lanes.interactive and self._lanes.interactive[0] is command:
-            self._lanes.pop_interactive()
+        if self.lanes.interactive and self.lanes.interactive[0] is command:
+            self.lanes.pop_interactive()
         else:
-            self._lanes.pop_poll()
+            self.lanes.pop_poll()
 
     def _take_job_line(self, now: float) -> Command:
-        text, self._job_peek = self._job_peek or "", None
+        text = self.stream.take()
         command = Command(next(self._ids), text, Priority.JOB, gcode.code_key(text), internal=True, tag="job")
-        self._job_in_flight += 1
-        self.job_lines_sent += 1
         if self.state is S.STARTING:
-            self._transition(Trigger.JOB_RUNNING, now)
+            self.transition(Trigger.JOB_RUNNING, now)
         return command
 
     def _write(self, out: bytearray, data: bytes, command: Command, number: int, now: float) -> None:
@@ -334,8 +326,8 @@ class Engine:
         self.lines_written += 1
         if command.sent_at is None:
             command.sent_at = now
-        self._window.push(InFlight(command, number, len(data)))
-        self._arm_ok_deadline(now)
+        self.window.push(InFlight(command, number, len(data)))
+        self.arm_ok_deadline(now)
         if self.params.emit_traffic:
             self._events.append(LineSent(command.text, number, command.priority))
 
@@ -358,15 +350,24 @@ class Engine:
 
     def next_deadline(self) -> Optional[float]:
         """The earliest time `tick` has something to do (for the shell's select timeout)."""
-        candidates = [d for d in (self._hello_deadline, self._ok_deadline, self._resend_ok_deadline) if d is not None]
+        candidates = self.deadlines.pending()
+        if self.handshake.deadline is not None:
+            candidates.append(self.handshake.deadline)
         if self.state in OPERATIONAL_STATES:
-            candidates.append(self._next_temperature_poll)
-            if self.params.position_interval > 0:
-                candidates.append(self._next_position_poll)
+            candidates.extend(self.polls.deadlines())
         return min(candidates) if candidates else None
 
-    # ------------------------------------------------------------------ shared helpers (used by reactions/timing)
-    def _transition(self, trigger: Trigger, now: float, error: str = "") -> None:
+    # ------------------------------------------------------------------ operations for reactions/timing (core.EngineCore)
+    def emit(self, event: Event) -> None:
+        """Record an event for the next drain."""
+        self._events.append(event)
+
+    def queue_internal(self, text: str, tag: str, priority: Priority = Priority.INTERACTIVE) -> None:
+        """Queue a command the gateway itself needs (handshake, auto-report, poll)."""
+        self.lanes.add(Command(next(self._ids), text, priority, gcode.code_key(text), internal=True, tag=tag))
+
+    def transition(self, trigger: Trigger, now: float, error: str = "") -> None:
+        """Move the state machine (IllegalTransition when the table has no such move)."""
         old = self.state
         self.state = next_state(old, trigger)
         if self.state in (S.ERROR, S.OFFLINE_AFTER_ERROR):
@@ -376,10 +377,53 @@ class Engine:
         if self.state is not old:
             self._events.append(StateChanged(old, self.state, self.error if self.state in (S.ERROR, S.OFFLINE_AFTER_ERROR) else ""))
 
-    def _arm_ok_deadline(self, now: float) -> None:
-        timeout = self.params.busy_ok_timeout if self.busy_protocol else self.params.ok_timeout
-        self._ok_deadline = now + timeout
+    def arm_ok_deadline(self, now: float) -> None:
+        """Expect an `ok` for the oldest line in flight."""
+        self.deadlines.arm(now, self.busy_protocol)
 
+    def fatal(self, reason: str, now: float) -> None:
+        """The printer cannot go on: end the job, fail every command, state Error."""
+        self._fail_job(now, JobOutcome.FAILED, reason)
+        self._fail_all(now, reason)
+        if can(self.state, Trigger.FATAL):
+            self.transition(Trigger.FATAL, now, reason)
+
+    def firmware_rebooted(self, now: float) -> None:
+        """An unexpected `start` while connected: the printer lost its state; handshake anew."""
+        self._events.append(FirmwareReset(self.stream.source is not None))
+        self._fail_job(now, JobOutcome.FAILED, "firmware reset: the printer lost its state")
+        self._reset_link(now, "firmware reset")
+        self.transition(Trigger.FIRMWARE_RESET, now)
+        self._start_handshake(now)
+
+    def send_hello(self, now: float) -> None:
+        """Queue `N0 M110 N0`: resets the firmware's line counter (M110 skips the sequence check)."""
+        for entry in self.window.clear():
+            self.finish(entry.command, False, "handshake restarted", now)
+        for command in self.lanes.drain():
+            self.finish(command, False, "handshake restarted", now)
+        self.history.clear()
+        self._next_line = 0
+        self.handshake.hello_sent(now)
+        self.queue_internal("M110 N0", "hello")
+
+    def finish(self, command: Command, ok: bool, error: str, now: float) -> None:
+        """A command is done (acknowledged or failed). Each command finishes exactly once."""
+        if command.finished:
+            return
+        command.finished = True
+        if command.tag == "job":
+            self.stream.line_finished()
+        elif command.tag == JOB_SCRIPT_TAG:
+            self.stream.script_finished()
+        if not command.internal:
+            ok = ok and not command.error
+            self._events.append(CommandFinished(command.command_id, command.text, ok, tuple(command.lines),
+                                                error or command.error, command.sent_at, now))
+        if self.stream.source is not None:
+            self._check_job_progress(now)
+
+    # ------------------------------------------------------------------ private helpers
     def _extruder_count(self) -> int:
         try:
             return max(1, int((self.firmware.fields.get("EXTRUDER_COUNT", "1") if self.firmware else "1")))
@@ -389,101 +433,64 @@ class Engine:
     def _reset_link(self, now: float, reason: str) -> None:
         """Forget everything about the wire (new connection or firmware reboot)."""
         self._fail_all(now, reason)
-        self._history.clear()
+        self.history.clear()
         self._next_line = 0
         self._splitter.reset()
-        self._ok_deadline = self._resend_ok_deadline = None
-        self._consecutive_timeouts = 0
-        self._rewind_target, self._stale_budget = None, 0
-        self._last_resend_request, self._same_resend_count = None, 0
-        self._last_comm_error = None
+        self.deadlines.reset()
+        self.resends.reset()
         self.busy_protocol = False
 
     def _start_handshake(self, now: float) -> None:
-        self._hello_attempts = 0
-        self._pending_caps = []
-        self._send_hello(now)
-
-    def _send_hello(self, now: float) -> None:
-        """Queue `N0 M110 N0`: resets the firmware's line counter (M110 skips the sequence check)."""
-        for entry in self._window.clear():
-            self._finish(entry.command, False, "handshake restarted", now)
-        for command in self._lanes.drain():
-            self._finish(command, False, "handshake restarted", now)
-        self._history.clear()
-        self._next_line = 0
-        self._hello_attempts += 1
-        self._hello_deadline = now + self.params.hello_interval
-        hello = Command(next(self._ids), "M110 N0", Priority.INTERACTIVE, "M110", internal=True, tag="hello")
-        self._lanes.add(hello)
+        self.handshake.restart()
+        self.send_hello(now)
 
     def _queue_script(self, script: tuple[str, ...] | list[str], now: float) -> None:
         for line in script:
             text = gcode.validate_command(line)
             if text:
-                self._scripts_outstanding += 1
-                self._lanes.add(Command(next(self._ids), text, Priority.INTERACTIVE, gcode.code_key(text),
-                                        internal=True, tag=JOB_SCRIPT_TAG))
-
-    def _finish(self, command: Command, ok: bool, error: str, now: float) -> None:
-        """A command is done (acknowledged or failed). Each command finishes exactly once."""
-        if command.finished:
-            return
-        command.finished = True
-        if command.tag == "job":
-            self._job_in_flight -= 1
-        elif command.tag == JOB_SCRIPT_TAG:
-            self._scripts_outstanding -= 1
-        if not command.internal:
-            ok = ok and not command.error
-            self._events.append(CommandFinished(command.command_id, command.text, ok, tuple(command.lines),
-                                                error or command.error, command.sent_at, now))
-        if self._job is not None:
-            self._check_job_progress(now)
+                self.stream.script_queued()
+                self.queue_internal(text, JOB_SCRIPT_TAG)
 
     def _fail_all(self, now: float, reason: str) -> None:
         """Fail every queued and in-flight command (reset, emergency, link loss)."""
-        for entry in self._window.clear():
-            self._finish(entry.command, False, reason, now)
-        for command in self._lanes.drain():
-            self._finish(command, False, reason, now)
-        self._scripts_outstanding = 0
-        self._ok_deadline = self._resend_ok_deadline = self._hello_deadline = None
+        for entry in self.window.clear():
+            self.finish(entry.command, False, reason, now)
+        for command in self.lanes.drain():
+            self.finish(command, False, reason, now)
+        self.stream.scripts_dropped()
+        self.deadlines.clear()
+        self.handshake.stop()
 
     def _fail_job(self, now: float, outcome: JobOutcome, reason: str) -> None:
         """End a running job without sending any more of it."""
-        if self._job is None:
-            return
-        name = self._job.name
-        self._job, self._job_peek, self._job_exhausted = None, None, True
-        self._events.append(JobEnded(name, outcome, reason, self.job_lines_sent))
+        name = self.stream.end()
+        if name is not None:
+            self._events.append(JobEnded(name, outcome, reason, self.stream.lines_sent))
 
     def _check_job_progress(self, now: float) -> None:
         """Advance Pausing/Resuming/Cancelling/Finishing once the job's lines in flight are acked."""
-        if self._job is None or self.state not in JOB_ACTIVE_STATES:
+        stream = self.stream
+        if stream.source is None or self.state not in JOB_ACTIVE_STATES:
             return
-        name = self._job.name
-        drained = self._job_in_flight <= 0
+        name = stream.source.name
+        drained = stream.drained
         if self.state is S.PAUSING and drained:
-            self._transition(Trigger.PAUSE_DONE, now)
-            self._queue_script(self._after_drain_script, now)
-            self._after_drain_script = []
+            self.transition(Trigger.PAUSE_DONE, now)
+            self._queue_script(stream.take_after_drain(), now)
             self._events.append(JobPaused(name))
-        elif self.state is S.RESUMING and self._scripts_outstanding <= 0:
-            self._transition(Trigger.RESUME_DONE, now)
+        elif self.state is S.RESUMING and stream.scripts_done:
+            self.transition(Trigger.RESUME_DONE, now)
             self._events.append(JobResumed(name))
         elif self.state is S.CANCELLING and drained:
-            if self._after_drain_script:
-                self._queue_script(self._after_drain_script, now)
-                self._after_drain_script = []
-            if self._scripts_outstanding <= 0:
-                self._transition(Trigger.CANCEL_DONE, now)
-                self._job = None
-                self._events.append(JobEnded(name, JobOutcome.CANCELLED, "cancelled", self.job_lines_sent))
-        elif self.state in (S.STARTING, S.PRINTING) and self._job_exhausted and self._job_peek is None:
-            self._transition(Trigger.JOB_EOF, now)
+            self._queue_script(stream.take_after_drain(), now)
+            if stream.scripts_done:
+                self.transition(Trigger.CANCEL_DONE, now)
+                stream.end()
+                self._events.append(JobEnded(name, JobOutcome.CANCELLED, "cancelled", stream.lines_sent))
+        elif self.state in (S.STARTING, S.PRINTING) and stream.at_end:
+            self.transition(Trigger.JOB_EOF, now)
             self._check_job_progress(now)
         elif self.state is S.FINISHING and drained:
-            self._transition(Trigger.JOB_DONE, now)
-            self._job = None
-            self._events.append(JobEnded(name, JobOutcome.DONE, "", self.job_lines_sent))
+            self.transition(Trigger.JOB_DONE, now)
+            stream.end()
+            self._events.append(JobEnded(name, JobOutcome.DONE, "", stream.lines_sent))

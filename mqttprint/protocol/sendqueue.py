@@ -127,6 +127,12 @@ class Lanes:
         self.resends.clear()
         return dropped
 
+    def rewind(self, first: int, next_line: int) -> None:
+        """Queue lines `first` .. `next_line - 1` for re-sending (a resend request), replacing any
+        rewind still pending."""
+        self.resends.clear()
+        self.resends.extend(range(first, next_line))
+
     def drop_internal_interactive(self, tag: str) -> list[Command]:
         """Remove queued interactive commands carrying `tag` (e.g. a job's script lines)."""
         kept: deque[Command] = deque()
@@ -172,6 +178,21 @@ class Window:
         entry = self.entries.popleft()
         self.bytes_in_flight -= entry.size
         return entry
+
+    def expect_error_ok(self) -> None:
+        """An `Error:`/`Resend:` triple started: its `ok` acknowledges no line."""
+        self.error_oks += 1
+
+    def take_error_ok(self) -> bool:
+        """If an `ok` is owed to an error triple, consume it and return True."""
+        if self.error_oks <= 0:
+            return False
+        self.error_oks -= 1
+        return True
+
+    def forget_error_oks(self) -> None:
+        """Stop waiting for error-triple `ok`s (the firmware does not send them, or it waits)."""
+        self.error_oks = 0
 
     def remove_from(self, line_number: int) -> list[InFlight]:
         """Drop every numbered entry with a number >= `line_number` (lost to a resend request)."""

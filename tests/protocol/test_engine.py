@@ -326,7 +326,7 @@ def test_failing_job_source_fails_the_job_not_the_link() -> None:
     assert ended and ended[0].outcome is JobOutcome.FAILED and "cannot read the job" in ended[0].reason
     assert engine.state is PrinterState.OPERATIONAL
     engine.submit("M114", 9.0)
-    assert engine.data_to_send(9.0).endswith(b"M114*" + str(__import__("mqttprint.protocol.framing", fromlist=["x"]).checksum(f"N{engine._next_line - 1} M114")).encode() + b"\n")
+    assert engine.data_to_send(9.0).endswith(b"M114*" + str(__import__("mqttprint.protocol.framing", fromlist=["x"]).checksum(f"N{engine.next_line - 1} M114")).encode() + b"\n")
 
 
 def test_unknown_command_is_reported_as_failed() -> None:
