@@ -224,11 +224,11 @@ class MqttBridge:
     def _handle(self, message: InboundMessage, inbound: topics.Inbound) -> None:
         pid = inbound.printer_id
         route = self._response_route(message)
-        if message.retain:
-            # A retained request was stored on the broker earlier and replayed now: executing
-            # it could move a printer hours after someone asked. Never.
-            self._reject(pid, message.topic, "retained messages are never executed (publish requests without "
-                         f"the retain flag; clear it with: mosquitto_pub -r -n -t '{message.topic}')", None, route)
+        # Empty payloads never act; retained requests (replayed, or live under MQTT 5's
+        # retain-as-published) are never executed: they could move a printer hours later.
+        problem = payloads.transport_problem(message.topic, message.payload, message.retain)
+        if problem:
+            self._reject(pid, message.topic, problem, None, route)
             return
         if inbound.problem:
             self._reject(pid, message.topic, inbound.problem, None, route)

@@ -142,11 +142,13 @@ class MqttClient:
     # ------------------------------------------------------------------ traffic
     def subscribe(self, filters: Sequence[str], *, commands: bool) -> None:
         """Subscribe at QoS 1. `commands`: MQTT 5 options for request topics (no echo of our
-        own publications, no retained message replayed at subscribe time)."""
+        own publications, no retained message replayed at subscribe time, retain flag as published)."""
         if not filters:
             return
         if self.mqtt5:
-            options = SubscribeOptions(qos=1, noLocal=commands,
+            # retainAsPublished on request topics: the broker keeps the retain flag on live
+            # delivery, so a request published with -r is refused at once, not run and stored.
+            options = SubscribeOptions(qos=1, noLocal=commands, retainAsPublished=commands,
                                        retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND if commands
                                        else SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
             result, _ = self._client.subscribe([(f, options) for f in filters])

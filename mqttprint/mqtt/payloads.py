@@ -19,12 +19,27 @@ from mqttprint.mqtt import topics
 MAX_FUTURE_SKEW = 60.0
 #: Longest accepted request id (ids are echoed; they are not an upload channel).
 MAX_ID_LENGTH = 128
+#: Numeric ids and `ts` are bounded: a 400-digit number must be refused, not overflow a float.
+MAX_ID_NUMBER = 2**53
+#: `ts` beyond this (year 2286) is not a unix timestamp in seconds (milliseconds, or garbage).
+MAX_TS = 1e10
+#: Baud rates a connection request may name (the serial layer checks the port separately).
+MIN_BAUDRATE, MAX_BAUDRATE = 300, 4_000_000
 
 COMMON_KEYS = ("id", "ts", "reply")
 CONNECTION_VERBS = ("connect", "disconnect")
 JOB_VERBS = ("start", "pause", "resume", "cancel", "restart")
-#: What `B/emergency` accepts besides the codes themselves; all mean M112.
-EMERGENCY_PRESS = ("", "PRESS", "STOP", "M112")
+#: What `B/emergency` accepts besides the codes themselves; all mean M112. Never the empty
+#: payload: `mosquitto_pub -r -n` (clearing a retained message) sends one, and must not halt a printer.
+EMERGENCY_PRESS = ("PRESS", "STOP", "M112")
+#: Job verbs and the keys each one's JSON form may carry besides `command` and COMMON_KEYS.
+JOB_KEYS: dict[str, tuple[str, ...]] = {"start": ("file",), "pause": ("action",), "resume": (), "cancel": (),
+                                        "restart": ()}
+#: Why an empty payload is refused on every request topic.
+EMPTY_PAYLOAD = ("empty payload: nothing done (an empty message is how a retained message is cleared; "
+                 "actions need an explicit payload such as PRESS, a command or JSON)")
+RETAINED = ("retained messages are never executed (publish requests without the retain flag; "
+            "clear a stored one with: mosquitto_pub -r -n -t '{topic}')")
 _EMERGENCY_RE = re.compile(r"^(M112|M108|M410|M524|M876 S\d{1,3})$")
 
 
@@ -51,6 +66,20 @@ class ParsedRequest:
 
 
 # ---------------------------------------------------------------------- inbound
+def transport_problem(topic: str, payload: bytes, retain: bool) -> Optional[str]:
+    """Why a message is refused before its payload is read, or None.
+
+    Empty payloads never act (they are how retained messages are cleared), and retained
+    messages are never executed, whether replayed at subscribe time or delivered live (under
+    MQTT 5 the gateway subscribes with retain-as-published, so the flag survives live delivery).
+    """
+    if not payload.strip():
+        return EMPTY_PAYLOAD
+    if retain:
+        return RETAINED.format(topic=topic)
+    return None
+
+
 def decode_text(payload: bytes, max_payload: int) -> str:
     """Bytes -> text: size limit first (never decode a huge payload), then strict UTF-8."""
     if len(payload) > max_payload:
@@ -77,12 +106,51 @@ def _reject_constant(name: str) -> Any:
 
 
 def _load_json(text: str) -> Any:
+    """Strict JSON: no NaN/Infinity, and duplicate keys are an error (with `json` the last of
+    two `"command"` keys would silently win)."""
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in items:
+            if key in obj:
+                duplicates.append(key)
+            obj[key] = value
+        return obj
+
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=pairs)
     except PayloadError:
         raise
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"invalid JSON: {exc}") from None
+    if duplicates:
+        request_id = value.get("id") if isinstance(value, dict) and "id" not in duplicates else None
+        raise PayloadError(f"duplicate key {duplicates[0]!r} in JSON object", _plain_id(request_id))
+    return value
+
+
+def _plain_id(value: Any) -> Any:
+    """An id fit to echo in a refusal, or None (a refusal must never fail on its own id)."""
+    try:
+        return _check_id(value)
+    except PayloadError:
+        return None
+
+
+def _check_id(request_id: Any) -> Any:
+    if request_id is None:
+        return None
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int, float)):
+        raise PayloadError("'id' must be a string or a number")
+    # abs() before isfinite(): math.isfinite of a 400-digit int raises OverflowError.
+    if isinstance(request_id, (int, float)) and not (abs(request_id) <= MAX_ID_NUMBER
+                                                     and math.isfinite(request_id)):
+        raise PayloadError(f"'id' must be a finite number of magnitude at most 2**53 ({MAX_ID_NUMBER})")
+    if isinstance(request_id, str) and (not request_id or len(request_id) > MAX_ID_LENGTH
+                                        or _control_char(request_id)):
+        raise PayloadError(f"'id' must be 1-{MAX_ID_LENGTH} printable characters")
+    return request_id
 
 
 def _looks_like_json(text: str) -> bool:
@@ -91,15 +159,7 @@ def _looks_like_json(text: str) -> bool:
 
 def _common(obj: Mapping[str, Any], allowed: Sequence[str]) -> tuple[Any, Optional[bool], Optional[float]]:
     """Validate the keys every JSON request may carry; unknown keys are errors (typos must not pass)."""
-    request_id = obj.get("id")
-    if request_id is not None:
-        if isinstance(request_id, bool) or not isinstance(request_id, (str, int, float)):
-            raise PayloadError("'id' must be a string or a number")
-        if isinstance(request_id, float) and not math.isfinite(request_id):
-            raise PayloadError("'id' must be a finite number")
-        if isinstance(request_id, str) and (not request_id or len(request_id) > MAX_ID_LENGTH
-                                            or _control_char(request_id)):
-            raise PayloadError(f"'id' must be 1-{MAX_ID_LENGTH} printable characters")
+    request_id = _check_id(obj.get("id"))
     unknown = sorted(k for k in obj if k not in allowed and k not in COMMON_KEYS)
     if unknown:
         raise PayloadError(f"unknown key {unknown[0]!r} (allowed: {', '.join(list(allowed) + list(COMMON_KEYS))})",
@@ -109,8 +169,10 @@ def _common(obj: Mapping[str, Any], allowed: Sequence[str]) -> tuple[Any, Option
         raise PayloadError("'reply' must be true or false", request_id)
     ts = obj.get("ts")
     if ts is not None:
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
-            raise PayloadError("'ts' must be a unix timestamp in seconds (a number)", request_id)
+        # Compare before converting: float() of a 400-digit int raises OverflowError.
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts <= MAX_TS:
+            raise PayloadError(f"'ts' must be a unix timestamp in seconds (a number from 0 to {MAX_TS:.0e})",
+                               request_id)
         ts = float(ts)
     return request_id, reply, ts
 
@@ -193,18 +255,20 @@ def _command_args(lines: list[str]) -> dict[str, Any]:
 
 
 def normalize_emergency(text: str) -> str:
-    """`""`/`PRESS`/`STOP` -> M112; M112, M108, M410, M524, `M876 S<n>` as they are; else PayloadError."""
+    """`PRESS`/`STOP` -> M112; M112, M108, M410, M524, `M876 S<n>` as they are; else PayloadError
+    (the empty payload included)."""
     command = " ".join(text.split()).upper()
     if command in EMERGENCY_PRESS:
         return "M112"
     if not _EMERGENCY_RE.match(command):
         raise PayloadError(f"{text.strip()[:40]!r} is not an emergency command "
-                           "(send nothing, PRESS, M112, M108, M410, M876 S<n> or M524)")
+                           "(send PRESS, M112, M108, M410, M876 S<n> or M524)")
     return command
 
 
 def parse_emergency(text: str) -> ParsedRequest:
-    """`B/emergency`: empty, PRESS, one of the codes, or JSON `{"command", "id", "reply", "ts"}`."""
+    """`B/emergency`: PRESS, one of the codes, or JSON `{"command", "id", "reply", "ts"}` (no default:
+    `{}` or an empty payload is refused)."""
     if not _looks_like_json(text):
         problem = _control_char(text)
         if problem:
@@ -212,12 +276,18 @@ def parse_emergency(text: str) -> ParsedRequest:
         return ParsedRequest("printer.emergency", {"command": normalize_emergency(text)})
     obj = _json_object(text)
     request_id, reply, ts = _common(obj, ("command",))
-    command = _string(obj, "command", request_id) or ""
+    command = _string(obj, "command", request_id, required=True) or ""
     try:
         normalized = normalize_emergency(command)
     except PayloadError as exc:
         raise PayloadError(str(exc), request_id) from None
     return ParsedRequest("printer.emergency", {"command": normalized}, request_id, reply, ts)
+
+
+def _check_baudrate(value: Any, request_id: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_BAUDRATE <= value <= MAX_BAUDRATE:
+        raise PayloadError(f"'baudrate' must be an integer from {MIN_BAUDRATE} to {MAX_BAUDRATE}", request_id)
+    return value
 
 
 def parse_connection(text: str) -> ParsedRequest:
@@ -239,9 +309,7 @@ def parse_connection(text: str) -> ParsedRequest:
             args["port"] = port
         baudrate = obj.get("baudrate")
         if baudrate is not None:
-            if isinstance(baudrate, bool) or not isinstance(baudrate, int):
-                raise PayloadError("'baudrate' must be an integer", request_id)
-            args["baudrate"] = baudrate
+            args["baudrate"] = _check_baudrate(baudrate, request_id)
     elif "port" in obj or "baudrate" in obj:
         raise PayloadError("'port' and 'baudrate' go with 'connect' only", request_id)
     return ParsedRequest(f"connection.{verb}", args, request_id, reply, ts)
@@ -255,12 +323,17 @@ def parse_job(text: str) -> ParsedRequest:
             raise PayloadError(f"unknown job command {text.strip()[:40]!r} (one of {', '.join(JOB_VERBS)})")
         return ParsedRequest(f"job.{verb}", _job_defaults(verb, {}))
     obj = _json_object(text)
-    extra = tuple(k for k in obj if k not in COMMON_KEYS)
-    request_id, reply, ts = _common(obj, extra)
+    request_id = _plain_id(obj.get("id"))
     verb = _string(obj, "command", request_id, required=True)
     if verb not in JOB_VERBS:
         raise PayloadError(f"unknown job command {verb!r} (one of {', '.join(JOB_VERBS)})", request_id)
-    args = {k: v for k, v in obj.items() if k not in COMMON_KEYS and k != "command"}
+    # Per-verb keys: {"command": "start", "fiel": "x.gcode"} must not start the selected file.
+    request_id, reply, ts = _common(obj, ("command",) + JOB_KEYS[verb])
+    args: dict[str, Any] = {}
+    for key in JOB_KEYS[verb]:
+        value = _string(obj, key, request_id)
+        if value is not None:
+            args[key] = value
     return ParsedRequest(f"job.{verb}", _job_defaults(verb, args), request_id, reply, ts)
 
 
@@ -272,22 +345,23 @@ def _job_defaults(verb: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_system(text: str, source: str, action: str) -> ParsedRequest:
-    """`B/system/<source>/<action>`: empty/PRESS, or JSON with `id`/`reply`/`ts` and the action's options."""
+    """`B/system/<source>/<action>`: PRESS, or JSON with only `id`/`reply`/`ts` (the topic names the
+    command; there are no options: system commands never take request text)."""
     args: dict[str, Any] = {"source": source, "action": action}
-    stripped = text.strip()
     if not _looks_like_json(text):
-        if stripped not in ("", "PRESS"):
-            raise PayloadError("system commands take an empty payload, PRESS, or a JSON object")
+        if text.strip() != "PRESS":
+            raise PayloadError("system commands take PRESS or a JSON object {\"id\", \"reply\", \"ts\"}")
         return ParsedRequest("system.execute", args)
     obj = _json_object(text)
-    extra = tuple(k for k in obj if k not in COMMON_KEYS and k not in ("source", "action"))
-    request_id, reply, ts = _common(obj, extra)
-    args.update({k: v for k, v in obj.items() if k in extra})
+    request_id, reply, ts = _common(obj, ())
     return ParsedRequest("system.execute", args, request_id, reply, ts)
 
 
 def parse_request(kind: str, text: str, source: Optional[str] = None, action: Optional[str] = None) -> ParsedRequest:
-    """Dispatch on the inbound topic kind (see `topics.INBOUND_KINDS`)."""
+    """Dispatch on the inbound topic kind (see `topics.INBOUND_KINDS`). An empty (or blank)
+    payload is refused on every topic: it never means "press"."""
+    if not text.strip():
+        raise PayloadError(EMPTY_PAYLOAD)
     if kind == topics.COMMAND:
         return parse_command(text)
     if kind == topics.EMERGENCY:

@@ -14,6 +14,7 @@ from mqttprint.rest import shapes
 from mqttprint.rest.auth import login_dict, user_dict
 from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route
 from mqttprint.rest.validation import ApiError, is_json_mimetype, json_command
+from mqttprint.runtime.port_detect import allowed_ports
 
 #: States from which `connect` (re)opens the port. Anywhere else a connection exists, and
 #: OctoPrint silently ignores connect (octoprint.md Appendix B.3) — which also keeps a stray
@@ -39,14 +40,10 @@ def upnp_uuid(call: Call) -> str:
 
 
 def port_options(call: Call) -> list[str]:
-    """Detected serial ports, plus the configured and the current port (a sim:// or socket:// URL
-    is never detected but must stay selectable)."""
+    """The ports a connection request may choose (the same rule as MQTT's, see
+    `port_detect.allowed_ports`): the configured port and the detected serial devices."""
     printer = call.services.config.printer(call.printer_id)
-    ports = list(call.services.port_candidates())
-    for extra in (printer.port, call.snapshot().port):
-        if extra and extra != "auto" and extra not in ports:
-            ports.append(extra)
-    return ports
+    return allowed_ports(printer.port, call.services.port_candidates())
 
 
 def baudrate_options(call: Call) -> list[int]:

@@ -9,12 +9,14 @@ from typing import Any
 
 from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_int, arg_str
+from mqttprint.runtime.port_detect import candidate_ports, port_problem
 
 #: Longest G-code payload accepted in one request (a page of commands, not a job: jobs are files).
 MAX_PAYLOAD_LINES = 200
 
 #: What `B/emergency` and the emergency action accept: the codes and Marlin's M876 form.
-EMERGENCY_ALIASES = {"": "M112", "PRESS": "M112", "STOP": "M112"}
+#: Never "": an empty request is not a button press (docs/mqtt.md, "Empty payloads").
+EMERGENCY_ALIASES = {"PRESS": "M112", "STOP": "M112"}
 
 
 def commands_from_args(args: Any) -> str:
@@ -60,12 +62,15 @@ def emergency(context: Context, request: Request) -> ActionResult:
 
 
 def connect(context: Context, request: Request) -> ActionResult:
-    """(Re)open the printer's port, optionally with another port/baud rate."""
+    """(Re)open the printer's port, optionally with another baud rate or a port among the allowed
+    ones (`port_detect.allowed_ports`: the configured port and detected local serial devices)."""
     printer = context.printer(request.printer_id)
     port = arg_str(request.args, "port")
     baudrate = arg_int(request.args, "baudrate", minimum=300, maximum=4_000_000)
-    if port is not None and (not port or any(ord(ch) < 0x20 for ch in port) or len(port) > 256):
-        raise InvalidCommand("'port' must be a device path or URL")
+    if port is not None:
+        problem = port_problem(port, printer.link.settings.port, candidate_ports())
+        if problem:
+            raise InvalidCommand(problem)
     printer.connect(port or None, baudrate)
     return ActionResult(data={"state": printer.snapshot().state_text})
 

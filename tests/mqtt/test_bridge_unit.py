@@ -148,7 +148,7 @@ def test_action_without_handles_replies_at_once() -> None:
 
 def test_missing_actions_not_available() -> None:
     h = Harness()
-    h.deliver("emergency", "", response_topic="r/e", correlation=b"c")  # printer.emergency not registered here
+    h.deliver("emergency", "PRESS", response_topic="r/e", correlation=b"c")  # printer.emergency not registered here
     assert "not available yet" in json.loads(h.sent[0].payload)["error"]
 
 

@@ -82,9 +82,9 @@ def test_error_carries_id_when_known() -> None:
 
 # ---------------------------------------------------------------------- emergency
 @pytest.mark.parametrize("text, command", [
-    ("", "M112"), ("PRESS", "M112"), ("press", "M112"), ("  M112 ", "M112"), ("M108", "M108"), ("m410", "M410"),
+    ("PRESS", "M112"), ("press", "M112"), ("  M112 ", "M112"), ("M108", "M108"), ("m410", "M410"),
     ("M876 S1", "M876 S1"), ("M876  S0", "M876 S0"), ("M524", "M524"), ("STOP", "M112"),
-    ('{"command": "M108", "id": 3}', "M108"), ("{}", "M112"),
+    ('{"command": "M108", "id": 3}', "M108"),
 ])
 def test_parse_emergency(text: str, command: str) -> None:
     assert payloads.parse_emergency(text).args == {"command": command}
@@ -92,7 +92,7 @@ def test_parse_emergency(text: str, command: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["G28", "M1120", "M876", "M112 X1", "M114", "M112\nG28", "HALT", '{"command": "G1"}',
-                                  "M112\x00"])
+                                  "M112\x00", "", "  ", "{}", '{"command": ""}'])
 def test_parse_emergency_refuses(text: str) -> None:
     with pytest.raises(PayloadError):
         payloads.parse_emergency(text)
@@ -107,6 +107,7 @@ def test_parse_connection() -> None:
     for bad, message in (("reconnect", "unknown connection command"), ('{"command": "open"}', "unknown connection"),
                          ('{"port": "x"}', "missing 'command'"), ('{"command": "connect", "baudrate": "fast"}',
                                                                   "'baudrate' must be an integer"),
+                         ('{"command": "connect", "baudrate": 10000000000}', "'baudrate' must be an integer"),
                          ('{"command": "disconnect", "port": "x"}', "with 'connect' only"),
                          ('{"command": "connect", "port": "a\\u0001"}', "control character")):
         with pytest.raises(PayloadError, match=message):
@@ -123,25 +124,75 @@ def test_parse_job() -> None:
         payloads.parse_job("explode")
     with pytest.raises(PayloadError, match="unknown job command"):
         payloads.parse_job('{"command": "explode"}')
+    # A typo must not start the selected file (issue 12 item 3).
+    with pytest.raises(PayloadError, match="unknown key 'fiel'") as info:
+        payloads.parse_job('{"command": "start", "fiel": "other.gcode", "id": "t"}')
+    assert info.value.request_id == "t"
+    with pytest.raises(PayloadError, match="unknown key 'file'"):
+        payloads.parse_job('{"command": "cancel", "file": "x.gcode"}')
+    with pytest.raises(PayloadError, match="'file' must be a string"):
+        payloads.parse_job('{"command": "start", "file": 5}')
+
+
+@pytest.mark.parametrize("text", [
+    '{"command": "start", "command": "cancel", "id": "d"}',
+    '{"command": "M114", "command": "M112", "id": "d"}',
+])
+def test_duplicate_keys_refused(text: str) -> None:
+    for kind in ("job", "command"):
+        try:
+            payloads.parse_request(kind, text)
+        except PayloadError as exc:
+            if "duplicate key 'command'" in str(exc):
+                assert exc.request_id == "d"
+                break
+    else:
+        pytest.fail("duplicate key accepted")
+
+
+def test_duplicate_id_key_refused_without_id() -> None:
+    with pytest.raises(PayloadError, match="duplicate key 'id'") as info:
+        payloads.parse_command('{"command": "M114", "id": 1, "id": 2}')
+    assert info.value.request_id is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"command": "M114", "ts": ' + "9" * 400 + ', "id": "big"}', "'ts' must be a unix timestamp"),
+    ('{"command": "M114", "ts": -5, "id": "big"}', "'ts' must be a unix timestamp"),
+    ('{"command": "M114", "ts": 1e300, "id": "big"}', "'ts' must be a unix timestamp"),
+    ('{"command": "M114", "id": ' + "9" * 400 + '}', "'id' must be a finite number"),
+    ('{"command": "M114", "id": 1e300}', "'id' must be a finite number"),
+])
+def test_numbers_are_bounded(text: str, message: str) -> None:
+    with pytest.raises(PayloadError, match=message) as info:
+        payloads.parse_command(text)
+    if "'ts'" in message:
+        assert info.value.request_id == "big"
 
 
 def test_parse_system() -> None:
-    assert payloads.parse_system("", "core", "reboot") == ParsedRequest("system.execute", {"source": "core", "action": "reboot"})
     assert payloads.parse_system("PRESS", "custom", "b") == ParsedRequest("system.execute", {"source": "custom", "action": "b"})
-    assert payloads.parse_system('{"id": 2, "confirm": true}', "custom", "b") \
-        == ParsedRequest("system.execute", {"source": "custom", "action": "b", "confirm": True}, 2)
+    assert payloads.parse_system('{"id": 2}', "custom", "b") \
+        == ParsedRequest("system.execute", {"source": "custom", "action": "b"}, 2)
     with pytest.raises(PayloadError):
         payloads.parse_system("reboot now", "core", "reboot")
+    with pytest.raises(PayloadError):
+        payloads.parse_system("", "core", "reboot")  # an empty payload never runs a command
+    with pytest.raises(PayloadError, match="unknown key 'confirm'"):
+        payloads.parse_system('{"id": 2, "confirm": true}', "custom", "b")
     with pytest.raises(PayloadError, match="unknown key 'action'"):
         payloads.parse_system('{"action": "other"}', "core", "reboot")
 
 
 def test_parse_request_dispatch() -> None:
     assert payloads.parse_request("command", "M114").action == "printer.command"
-    assert payloads.parse_request("emergency", "").action == "printer.emergency"
-    assert payloads.parse_request("system", "", "core", "shutdown").args["action"] == "shutdown"
+    assert payloads.parse_request("emergency", "PRESS").action == "printer.emergency"
+    assert payloads.parse_request("system", "PRESS", "core", "shutdown").args["action"] == "shutdown"
     with pytest.raises(PayloadError):
-        payloads.parse_request("bogus", "")
+        payloads.parse_request("bogus", "x")
+    for kind in ("command", "emergency", "connection", "job", "system"):
+        with pytest.raises(PayloadError, match="empty payload"):
+            payloads.parse_request(kind, " \n", "core", "shutdown")
 
 
 def test_age_problem() -> None:
