@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from mqttprint.mqtt import topics
+from mqttprint.validation import JsonProblem, loads_strict
+from mqttprint.validation import control_char as _control_char
 
 #: `ts` values further in the future than this are refused (clock skew beyond reason).
 MAX_FUTURE_SKEW = 60.0
@@ -91,43 +93,17 @@ def decode_text(payload: bytes, max_payload: int) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _control_char(text: str, allow_newlines: bool = False) -> Optional[str]:
-    for ch in text:
-        code = ord(ch)
-        if ch == "\t" or (allow_newlines and ch in "\r\n"):
-            continue
-        if code < 0x20 or code == 0x7F:
-            return f"control character U+{code:04X} is not allowed"
-    return None
-
-
-def _reject_constant(name: str) -> Any:
-    raise PayloadError(f"{name} is not a valid JSON number here")
-
-
 def _load_json(text: str) -> Any:
-    """Strict JSON: no NaN/Infinity, and duplicate keys are an error (with `json` the last of
-    two `"command"` keys would silently win)."""
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        for key, value in items:
-            if key in obj:
-                duplicates.append(key)
-            obj[key] = value
-        return obj
-
+    """Strict JSON (see `mqttprint.validation.loads_strict`): a duplicate key is refused with
+    the request's id when the id itself is not the duplicated key."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=pairs)
-    except PayloadError:
-        raise
+        return loads_strict(text)
+    except JsonProblem as exc:
+        doc = exc.document
+        request_id = doc.get("id") if isinstance(doc, dict) and "duplicate key 'id'" not in str(exc) else None
+        raise PayloadError(str(exc), _plain_id(request_id)) from None
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"invalid JSON: {exc}") from None
-    if duplicates:
-        request_id = value.get("id") if isinstance(value, dict) and "id" not in duplicates else None
-        raise PayloadError(f"duplicate key {duplicates[0]!r} in JSON object", _plain_id(request_id))
-    return value
 
 
 def _plain_id(value: Any) -> Any:

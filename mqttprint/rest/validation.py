@@ -6,9 +6,10 @@ bad input always becomes a 4xx JSON answer and never reaches a printer.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Mapping, Optional, Sequence
+
+from mqttprint.validation import JsonProblem, loads_strict
 
 #: Largest JSON body accepted. A page of G-code is a few KiB; jobs are uploaded as files.
 MAX_JSON_BYTES = 64 * 1024
@@ -44,13 +45,16 @@ def is_json_mimetype(mimetype: str) -> bool:
 
 def parse_json_object(mimetype: str, data: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or ApiError: 415 for a missing or non-JSON Content-Type
-    (OctoPrint 1.11), 400 for malformed JSON or a value that is not an object."""
+    (OctoPrint 1.11), 400 for malformed JSON, duplicate keys, NaN/Infinity, or a value that is
+    not an object."""
     if not is_json_mimetype(mimetype):
         raise ApiError(415, WRONG_CONTENT_TYPE)
     if len(data) > MAX_JSON_BYTES:
         raise ApiError(413, f"JSON body too large (at most {MAX_JSON_BYTES} bytes)")
     try:
-        value = json.loads(data)
+        value = loads_strict(data)
+    except JsonProblem as exc:  # a duplicate key (OctoPrint lets the last one win) or NaN
+        raise ApiError(400, str(exc)) from None
     except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, huge ints, absurd nesting
         raise ApiError(400, MALFORMED_JSON) from None
     if not isinstance(value, dict):

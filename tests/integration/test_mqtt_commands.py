@@ -147,7 +147,7 @@ def test_not_operational_is_an_error_reply(broker: Any) -> None:
             w.publish(f"{base}/p1/command", {"command": "G28", "id": 1})
             reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == 1)
             assert reply["ok"] is False and "not operational" in reply["error"]
-            w.publish(f"{base}/p1/emergency", "")
+            w.publish(f"{base}/p1/emergency", "PRESS")
             w.wait_json(f"{base}/p1/event/CommandRejected", lambda d: d["topic"].endswith("/emergency")
                         and "not connected" in d["error"])
         finally:
@@ -216,7 +216,7 @@ def test_two_printers_one_connection(broker: Any) -> None:
             assert w.wait_json(f"{base}/p2/reply", lambda d: d["id"] == "only-p2")["ok"] is True
             assert any(c.startswith("G1 X7") for c in executed(gw, "p2"))
             assert not any(c.startswith("G1 X7") for c in executed(gw, "p1"))
-            w.publish(f"{base}/p2/emergency", "")
+            w.publish(f"{base}/p2/emergency", "PRESS")
             wait_for(lambda: model(gw, "p2").emergency_seen == ["M112"], what="M112 on p2")
             assert model(gw, "p1").emergency_seen == []
             assert not w.messages(f"{base}/p1/reply")

@@ -145,10 +145,14 @@ def test_system_topics_and_payloads_cannot_smuggle_arguments(broker: Any, tmp_pa
                 w.publish(f"{base}/p1/system/custom/{extra}", {"id": "seg"})
                 w.wait_json(f"{base}/p1/event/CommandRejected", lambda d, e=extra: e in d.get("topic", ""))
             assert not marker.exists()
-            # payload fields are never arguments: the configured line runs exactly as written
+            # payload fields are never arguments: unknown keys refuse the request, nothing runs
             w.publish(f"{base}/p1/system/custom/make", {"id": "a6", "args": [f"{tmp_path / 'y'}"],
                                                         "command": f"touch {tmp_path / 'z'}"})
             reply = w.wait_json(f"{base}/p1/reply", lambda d: d.get("id") == "a6")
+            assert reply["ok"] is False and "unknown key" in reply["error"]
+            assert not marker.exists()
+            w.publish(f"{base}/p1/system/custom/make", {"id": "a7"})
+            reply = w.wait_json(f"{base}/p1/reply", lambda d: d.get("id") == "a7")
             assert reply["ok"] is True  # the configured line ran, exactly as written
             wait_for(marker.exists, what="the configured command ran")
             assert sorted(p.name for p in tmp_path.iterdir() if p.name != "state") == ["ran"]  # no y, no z

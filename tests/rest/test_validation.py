@@ -98,3 +98,13 @@ def test_json_command() -> None:
     assert status_of(json_command, {"command": ["home"]}, commands) == (400, "command is invalid")
     assert status_of(json_command, {}, commands) == (400, "command is invalid")
     assert status_of(json_command, {"command": "home"}, commands) == (400, "Mandatory parameters missing")
+
+
+def test_duplicate_keys_and_nan_refused() -> None:
+    """With plain `json` the last of two keys wins; a body must be unambiguous (issue 12 item 3)."""
+    for body, message in ((b'{"command": "connect", "command": "disconnect"}', "duplicate key 'command'"),
+                          (b'{"a": {"x": 1, "x": 2}}', "duplicate key 'x'"),
+                          (b'{"target": NaN}', "NaN")):
+        with pytest.raises(ApiError, match=message) as info:
+            parse_json_object("application/json", body)
+        assert info.value.status == 400
