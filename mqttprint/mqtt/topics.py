@@ -91,11 +91,6 @@ class PrinterTopics:
         return f"{self.root}/firmware"
 
     @property
-    def camera(self) -> str:
-        """`B/camera`: a JPEG snapshot every `webcam.mqtt_interval` seconds (not retained)."""
-        return f"{self.root}/camera"
-
-    @property
     def system_list(self) -> str:
         """`B/system`: the retained list of system commands (an outbound topic)."""
         return f"{self.root}/system"
