@@ -168,3 +168,14 @@ def test_a_real_prometheus_scrapes_the_gateway(gateway_api: Api, tmp_path: Path)
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+def test_job_progress_and_lines(gateway_api: Api) -> None:
+    lines_before = value(gateway_api, 'mqttprint_printer_lines_sent_total{printer="p1"}') or 0.0
+    body = "".join(f"G1 X{i % 30} Y{i % 20} F6000\n" for i in range(30)).encode()
+    r = gateway_api.call("POST", "/api/files/local", files={"file": ("m.gcode", body)}, data={"print": "true"})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: value(gateway_api, 'mqttprint_printer_job_progress_ratio{printer="p1"}') == 1.0,
+             timeout=30, what="progress 1.0", interval=0.05)
+    gateway_api.wait_operational()
+    assert value(gateway_api, 'mqttprint_printer_lines_sent_total{printer="p1"}') >= lines_before + 30
