@@ -106,11 +106,6 @@ class PrinterTopics:
         return f"{self.root}/thumbnail"
 
     @property
-    def camera(self) -> str:
-        """`B/camera`: JPEG snapshots of the printer's webcam (not retained)."""
-        return f"{self.root}/camera"
-
-    @property
     def reply(self) -> str:
         return f"{self.root}/reply"
 
