@@ -106,6 +106,11 @@ class PrinterTopics:
         return f"{self.root}/thumbnail"
 
     @property
+    def camera(self) -> str:
+        """`B/camera`: a JPEG snapshot every `webcam.mqtt_interval` seconds (not retained)."""
+        return f"{self.root}/camera"
+
+    @property
     def reply(self) -> str:
         return f"{self.root}/reply"
 
