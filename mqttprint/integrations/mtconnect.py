@@ -87,7 +87,12 @@ class MtconnectAdapter:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Bind now (an "address in use" surfaces here), then serve on the `mtconnect` thread."""
-        listener = socket.create_server((self.config.host, self.config.port), reuse_port=False, backlog=16)
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        try:
+            listener = socket.create_server((self.config.host, self.config.port), family=family, backlog=16)
+        except OSError as exc:
+            raise OSError(exc.errno, f"MTConnect adapter cannot listen on {self.config.host}:{self.config.port}: "
+                                     f"{exc.strerror or exc}") from None
         listener.setblocking(False)
         self._listener = listener
         self.port = int(listener.getsockname()[1])
@@ -108,6 +113,9 @@ class MtconnectAdapter:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+        elif self._selector is None:  # never started (e.g. the port was taken): nothing else to close
+            self._wake_r.close()
+            self._wake_w.close()
 
     def agent_count(self) -> int:
         return len(self._agents)

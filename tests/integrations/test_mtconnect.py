@@ -217,3 +217,15 @@ def test_the_client_rejects_what_an_agent_would() -> None:
         assert agent.value("p1", "exec") == "READY" and agent.value("p1", "Xact") == "1.0"
     finally:
         agent.close()
+
+
+def test_a_taken_port_is_a_clear_start_error(farm: Api) -> None:
+    from mqttprint.config import MtconnectConfig
+    from mqttprint.integrations.mtconnect import MtconnectAdapter
+
+    taken = farm.gateway.mtconnect.port  # type: ignore[attr-defined]
+    adapter = MtconnectAdapter(MtconnectConfig(True, "127.0.0.1", taken), farm.gateway.printers, farm.gateway.bus)
+    with pytest.raises(OSError, match=f"MTConnect adapter cannot listen on 127.0.0.1:{taken}"):
+        adapter.start()
+    adapter.stop()
+    assert adapter.agent_count() == 0
