@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Broker
-from tests.integration.mqtt_helpers import Watcher
+from tests.helpers.broker import Broker
+from tests.helpers.mqtt import Watcher
 from tests.integration.test_cli_daemon import start_cli, write_config
 
 pytestmark = pytest.mark.integration
