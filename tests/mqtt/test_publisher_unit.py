@@ -185,13 +185,13 @@ def test_each_printer_publishes_on_its_own_connection() -> None:
     pub._cycle(0.0)
     assert gateway.topics() == ["b/availability"]  # nothing about a printer on the gateway's connection
     assert ("b/p1/availability", b"online", 1, True) in own["p1"].published
-    assert all(t.startswith(("b/p1/", "homeassistant/device/mqttprint_p1/")) for t in own["p1"].topics())
+    assert all((t.startswith("b/p1/") or t.endswith("_p1/config")) for t in own["p1"].topics())
     assert own["p2"].published == []  # p2's connection is not up yet: nothing queued for it
     pub.set_connected(True, "p2")
     pub.on_bus(BusMessage("p2", StateChanged(PrinterState.CONNECTING, PrinterState.OPERATIONAL), 1.0))
     pub._cycle(1.0)
     assert own["p2"].json("b/p2/event/Connected")
-    assert all(t.startswith(("b/p2/", "homeassistant/device/mqttprint_p2/")) for t in own["p2"].topics())
+    assert all((t.startswith("b/p2/") or t.endswith("_p2/config")) for t in own["p2"].topics())
     pub.publish_offline()
     assert own["p1"].published[-1] == ("b/p1/availability", b"offline", 1, True)
     assert gateway.published[-1] == ("b/availability", b"offline", 1, True)
