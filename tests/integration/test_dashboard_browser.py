@@ -11,10 +11,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.browser_helpers import (  # noqa: F401
-    DESKTOP, PHONE, ConsoleLog, chromium, login, no_horizontal_scroll,
-)
-from tests.integration.rest_helpers import ADMIN_KEY, READ_KEY, USER_KEY, WRONG_KEY, Api, ensure_operational, start_gateway, wait_for
+from tests.helpers import wait_for
+from tests.helpers.browser import DESKTOP, PHONE, ConsoleLog, chromium, login, no_horizontal_scroll  # noqa: F401
+from tests.helpers.rest import ADMIN_KEY, READ_KEY, USER_KEY, WRONG_KEY, Api, ensure_operational, start_gateway
 
 pytestmark = pytest.mark.integration
 

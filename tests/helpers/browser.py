@@ -2,7 +2,7 @@
 `executable_path`; Playwright's own browser download is never used) for the dashboard tests and
 the dashboard benchmark.
 
-Import explicitly: `from tests.integration.browser_helpers import chromium, ...`.
+Import explicitly: `from tests.helpers.browser import chromium, ...`.
 """
 
 from __future__ import annotations
