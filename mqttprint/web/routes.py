@@ -69,7 +69,9 @@ def static_file(call: Call) -> Reply:
 
 
 #: Optional endpoints (added by other parts of the gateway) the page uses when they exist.
-OPTIONAL_ENDPOINTS: Mapping[str, str] = {"fleet": "/api/fleet", "prompt": "/api/printer/prompt"}
+OPTIONAL_ENDPOINTS: Mapping[str, str] = {
+    "fleet": "/api/fleet", "prompt": "/api/printer/prompt", "webcamSnapshot": "/api/printer/webcam/snapshot",
+}
 
 
 def state(call: Call) -> Reply:

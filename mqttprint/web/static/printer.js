@@ -1,7 +1,7 @@
 // One printer's page: status, job control, jog/home, temperatures, fan, files, terminal,
 // connection, firmware prompt, system commands and the webcam.
 
-import { api, optional, printerBase } from "./api.js";
+import { api, imageUrl, optional, printerBase } from "./api.js";
 import { emergencyButton } from "./emergency.js";
 import { FileList } from "./files.js";
 import { JobSummary } from "./overview.js";
@@ -66,6 +66,7 @@ export class PrinterPage {
 
   dispose() {
     this.terminal.dispose();
+    clearInterval(this.cameraTimer);
   }
 
   button(text, label, action, extra = {}) {
@@ -150,14 +151,29 @@ export class PrinterPage {
     if (!this.app.can("WEBCAM")) return;
     const settings = await optional(`${this.base}/settings`).catch(() => null);
     const cam = settings && settings.webcam;
-    const url = cam && cam.webcamEnabled !== false && (cam.streamUrl || cam.snapshotUrl);
-    if (!url) return;
-    const img = h("img", { src: url, alt: `Webcam of ${this.name}`, class: "webcam" });
+    if (!cam || !cam.webcamEnabled) return;
+    const img = h("img", { alt: `Webcam of ${this.name}`, class: "webcam" });
     const transforms = [];
     if (cam.flipH) transforms.push("scaleX(-1)");
     if (cam.flipV) transforms.push("scaleY(-1)");
     if (cam.rotate90) transforms.push("rotate(-90deg)");
     img.style.transform = transforms.join(" ");
+    if (cam.streamUrl) {
+      img.src = cam.streamUrl; // MJPEG straight from the camera
+    } else if (cam.snapshotUrl && this.app.endpoints.webcamSnapshot) {
+      // Snapshots through the gateway's proxy (behind the key), refreshed every few seconds.
+      const refresh = async () => {
+        const url = await imageUrl(`${this.base}/printer/webcam/snapshot`).catch(() => null);
+        if (url) {
+          if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+          img.src = url;
+        }
+      };
+      refresh();
+      this.cameraTimer = setInterval(refresh, 5000);
+    } else {
+      return;
+    }
     this.camera.replaceChildren(img);
     this.camera.hidden = false;
   }
