@@ -48,9 +48,11 @@ class ConsoleLog:
         return page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session (each test opens its own context)."""
+    """One headless Chromium per test module (each test opens its own context). Not per session:
+    Playwright's sync API keeps an asyncio loop running on the main thread while it is open,
+    and later tests that call asyncio.run() (pyoctoprintapi) must not find it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
