@@ -226,6 +226,8 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
     if protocol is None:
         c.problem(f"{p}.protocol", "must be 5 (MQTT 5) or 3.1.1 (MQTT 3.1.1)")
         protocol = 5
+    if d.get("host") == "auto" and tls.enabled:
+        c.problem(f"{p}.host", "auto may start a plain local broker; with tls.enabled give the broker's host name")
     base_topic = c.get(d, "base_topic", p, str, "mqttprint",
                        lambda v: None if TOPIC_SAFE.match(v) and not v.startswith("/") and not v.endswith("/")
                        else "letters, digits, _ - . / only; no wildcards, no leading/trailing /")
@@ -248,8 +250,7 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
 
 def _rest(c: Checker, raw: Any) -> RestConfig:
     p = "rest"
-    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb",
-                                 "dashboard", "max_streams"))
+    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb"))
     keys: list[ApiKey] = []
     raw_keys = c.get(d, "api_keys", p, list, [])
     names: set[str] = set()
@@ -277,8 +278,6 @@ def _rest(c: Checker, raw: Any) -> RestConfig:
         api_keys=tuple(keys),
         threads=c.get(d, "threads", p, int, 8, _between(1, 64)),
         max_upload_mb=c.get(d, "max_upload_mb", p, int, 200, _between(1, 4096)),
-        dashboard=c.get(d, "dashboard", p, bool, True),
-        max_streams=c.get(d, "max_streams", p, int, 24, _between(0, 256)),
     )
 
 

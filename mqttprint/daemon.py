@@ -5,6 +5,7 @@ Only this module constructs services and starts threads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Optional
@@ -68,6 +69,7 @@ class Gateway:
         self.services["jobs"] = self.jobs
         register_job_actions(self.registry)
         self.mqtt: Optional[object] = None
+        self.embedded_broker: Optional[object] = None
         self.rest: Optional[object] = None
         self.metrics: Optional[object] = None
         self.mtconnect: Optional[object] = None
@@ -86,7 +88,10 @@ class Gateway:
             printer.start()
         self.jobs.start()
         from mqttprint.mqtt.bridge import MqttBridge
+        from mqttprint.mqtt.broker_auto import choose_broker
 
+        mqtt_config, self.embedded_broker = choose_broker(self.config.mqtt)  # mqtt.host: auto
+        self.config = dataclasses.replace(self.config, mqtt=mqtt_config)
         self.mqtt = MqttBridge(self.config, self.registry, self.bus, self.printers)
         self.mqtt.start()
         if self.metrics is not None:
@@ -102,9 +107,6 @@ class Gateway:
 
             self.mtconnect = MtconnectAdapter(self.config.mtconnect, self.printers, self.bus)
             self.mtconnect.start()
-            if self.metrics is not None:
-                self.metrics.add_gauge("mqttprint_mtconnect_agents",  # type: ignore[attr-defined]
-                                       "MTConnect agents connected", self.mtconnect.agent_count)
         if any(p.webcam.mqtt_interval > 0 and p.webcam.snapshot_url for p in self.config.printers):
             from mqttprint.integrations.webcam import CameraPublisher
 
@@ -138,6 +140,7 @@ class Gateway:
         for printer in self.printers.values():
             printer.stop()
         self._stop_part(self.mqtt)
+        self._stop_part(self.embedded_broker)
 
     @staticmethod
     def _stop_part(part: Optional[object]) -> None:

@@ -20,6 +20,7 @@ FORBIDDEN_IN_PURE = {
 SINGLE_IMPORTERS = {
     "serial": {"runtime/serial_link.py"},
     "paho": {"mqtt/client.py"},
+    "amqtt": {"mqtt/embedded_broker.py"},
     "flask": {"rest/app.py"},
     "waitress": {"rest/server.py"},
     "subprocess": {"runtime/system_runner.py"},

@@ -1,14 +1,11 @@
 """The real CLI in subprocesses, against the real broker and simulators: start-up, two printers
-where one is unplugged (the other keeps working), SIGTERM during a print, and the README's demo
-command from a fresh clone."""
+where one is unplugged (the other keeps working), SIGTERM during a print. (The README's demo command
+from a fresh clone: tests/integration/test_fresh_machine_demo.py.)"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -147,56 +144,3 @@ def test_invalid_config_exits_2_with_every_problem(tmp_path: Path) -> None:
                             text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 2
     assert "mqtt.port" in result.stderr and "printers[0].id" in result.stderr and "printers[0].port" in result.stderr
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to make a fresh clone")
-def test_readme_demo_command_from_a_fresh_clone(tmp_path: Path) -> None:
-    """README command 1 in a fresh clone of HEAD: sets up its own virtualenv, finds or starts a
-    broker on 127.0.0.1:1883, and brings the simulated printer online."""
-    if not _port_free(5000):
-        pytest.skip("port 5000 is in use on this machine (the demo's REST port)")
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    readme = (clone / "README.md").read_text()
-    assert "bash scripts/run-demo" in readme and "bash scripts/test" in readme
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
-    proc = subprocess.Popen(["bash", "scripts/run-demo"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240  # includes creating the virtualenv and installing
-        seen: list[bytes] = []
-
-        def reader() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                seen.append(line)
-
-        threading.Thread(target=reader, daemon=True).start()
-        while not any(b"mqttprint running" in line for line in seen):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(b"".join(seen).decode(errors="replace")[-3000:])
-            time.sleep(0.2)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        got: list[bytes] = []
-        client.on_message = lambda c, u, m: got.append(m.payload)
-        client.connect("127.0.0.1", 1883)
-        client.subscribe("mqttprint/printer/status")
-        client.loop_start()
-        end = time.monotonic() + 15
-        while not any(b'"Operational"' in p for p in got) and time.monotonic() < end:
-            time.sleep(0.1)
-        client.loop_stop()
-        client.disconnect()
-        assert any(b'"Operational"' in p for p in got), got
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)

@@ -6,7 +6,6 @@ and window modes, and the emergency stop overtaking full buffers.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import pytest
 
