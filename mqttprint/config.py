@@ -71,6 +71,8 @@ class RestConfig:
     api_keys: tuple[ApiKey, ...] = ()
     threads: int = 8
     max_upload_mb: int = 200
+    dashboard: bool = True  # the web page at `/`
+    max_streams: int = 24  # live-update (SSE) connections, each on its own thread beside `threads`
 
 
 @dataclass(frozen=True, slots=True)

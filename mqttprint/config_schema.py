@@ -250,7 +250,8 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
 
 def _rest(c: Checker, raw: Any) -> RestConfig:
     p = "rest"
-    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb"))
+    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb",
+                                 "dashboard", "max_streams"))
     keys: list[ApiKey] = []
     raw_keys = c.get(d, "api_keys", p, list, [])
     names: set[str] = set()
@@ -278,6 +279,8 @@ def _rest(c: Checker, raw: Any) -> RestConfig:
         api_keys=tuple(keys),
         threads=c.get(d, "threads", p, int, 8, _between(1, 64)),
         max_upload_mb=c.get(d, "max_upload_mb", p, int, 200, _between(1, 4096)),
+        dashboard=c.get(d, "dashboard", p, bool, True),
+        max_streams=c.get(d, "max_streams", p, int, 24, _between(0, 256)),
     )
 
 

@@ -107,6 +107,9 @@ class Gateway:
 
             self.mtconnect = MtconnectAdapter(self.config.mtconnect, self.printers, self.bus)
             self.mtconnect.start()
+            if self.metrics is not None:
+                self.metrics.add_gauge("mqttprint_mtconnect_agents",  # type: ignore[attr-defined]
+                                       "MTConnect agents connected", self.mtconnect.agent_count)
         if any(p.webcam.mqtt_interval > 0 and p.webcam.snapshot_url for p in self.config.printers):
             from mqttprint.integrations.webcam import CameraPublisher
 

@@ -74,6 +74,7 @@ class GatewayMetrics:
         self._mqtt_connected: Callable[[], Optional[bool]] = lambda: None
         self._mqtt_backlog: Callable[[], Optional[int]] = lambda: None
         self._unsubscribe: Optional[Callable[[], None]] = None
+        self._gauges: list[tuple[str, str, Callable[[], float]]] = []
         self.round_trip = Histogram(
             "mqttprint_command_round_trip_seconds", "Interactive command round trip, queued to ok (or failure)",
             ["printer"], registry=self.registry, buckets=ROUND_TRIP_BUCKETS)
@@ -100,6 +101,10 @@ class GatewayMetrics:
         """Where the gateway metrics read MQTT's connection state and publish backlog."""
         self._mqtt_connected = connected
         self._mqtt_backlog = backlog
+
+    def add_gauge(self, name: str, text: str, read: Callable[[], float]) -> None:
+        """A gateway gauge read at scrape time (e.g. `mqttprint_mtconnect_agents`)."""
+        self._gauges.append((name, text, read))
 
     # ------------------------------------------------------------------ feeding
     def on_bus(self, message: BusMessage) -> None:
@@ -197,6 +202,8 @@ class GatewayMetrics:
         if backlog is not None:
             yield GaugeMetricFamily("mqttprint_mqtt_publish_backlog", "Messages waiting to be published",
                                     value=float(backlog))
+        for name, text, read in self._gauges:
+            yield GaugeMetricFamily(name, text, value=float(read()))
         family = CounterMetricFamily("mqttprint_rest_requests", "REST requests answered, by method and status code",
                                      labels=["method", "code"])
         for (method, code), count in sorted(requests.items()):

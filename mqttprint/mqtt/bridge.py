@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import json
 import logging
 import queue
@@ -50,6 +51,8 @@ class Route:
 
     topic: str
     correlation_data: Optional[bytes] = None
+    #: the printer whose connection sends the reply
+    printer_id: Optional[str] = None
 
 
 @dataclass
@@ -69,6 +72,13 @@ class PendingReply:
 def default_client_id(base_topic: str) -> str:
     """A unique client id (two gateways with one id would keep kicking each other off the broker)."""
     return f"mqttprint-{base_topic.replace('/', '_')[:40]}-{secrets.token_hex(4)}"
+
+
+def printer_settings(gateway: ClientSettings, printer_topics: topics.PrinterTopics) -> ClientSettings:
+    """A printer's own connection: the gateway's client id plus `-<printer id>`, and the
+    printer's `B/availability` as its last will."""
+    return dataclasses.replace(gateway, client_id=f"{gateway.client_id}-{printer_topics.printer_id}",
+                               will_topic=printer_topics.availability, will_payload=b"offline")
 
 
 class MqttBridge:
@@ -91,9 +101,18 @@ class MqttBridge:
             ca_file=m.tls.ca_file, cert_file=m.tls.cert_file, key_file=m.tls.key_file, tls_insecure=m.tls.insecure,
             will_topic=topics.gateway_availability(self.base), will_payload=b"offline",
         )
+        # One connection for the gateway itself and one per printer: MQTT gives one last will per
+        # connection, and each printer's `B/availability` must turn `offline` by itself when the
+        # process dies. Each printer's requests also arrive on its own network thread, so one
+        # printer's traffic never delays another printer's emergency stop.
         self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_message)
+        self.printer_clients = {
+            pid: MqttClient(printer_settings(settings, self.topics[pid]),
+                            functools.partial(self._on_printer_connect, pid),
+                            functools.partial(self._on_printer_disconnect, pid), self._on_message)
+            for pid in printers}
         self.publisher = Publisher(config, self.client, printers, on_tick=self._expire_replies,
-                                   system_listing=self._system_listing)
+                                   system_listing=self._system_listing, printer_clients=self.printer_clients)
         # Lanes: "<id>" (requests), "<id>!" (emergencies), "!system" (system commands).
         lanes = [pid for pid in printers] + [f"{pid}!" for pid in printers] + ["!system"]
         self._lanes: dict[str, queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]] = {
@@ -121,6 +140,8 @@ class MqttBridge:
             worker.start()
         self.publisher.start()
         self.client.start()
+        for client in self.printer_clients.values():
+            client.start()
 
     def stop(self) -> None:
         """Publish `offline` (retained) for the printers and the gateway, disconnect, stop threads.
@@ -132,6 +153,8 @@ class MqttBridge:
             unsubscribe()
         self.publisher.stop()
         self.publisher.publish_offline()
+        for client in self.printer_clients.values():
+            client.stop()
         self.client.stop()
         for q in self._lanes.values():
             try:
@@ -144,8 +167,12 @@ class MqttBridge:
     def healthy(self) -> bool:
         """Whether the MQTT threads are alive (for the systemd watchdog). Being disconnected from
         the broker is healthy: paho reconnects, and restarting the gateway would stop prints."""
-        return (self.client.loop_alive() and self.publisher.alive()
-                and all(worker.is_alive() for worker in self._workers))
+        return (self.client.loop_alive() and all(c.loop_alive() for c in self.printer_clients.values())
+                and self.publisher.alive() and all(worker.is_alive() for worker in self._workers))
+
+    def connected(self) -> bool:
+        """Whether the gateway's connection and every printer's connection are up."""
+        return self.publisher.is_connected() and all(self.publisher.is_connected(p) for p in self.printer_clients)
 
     def publish_camera(self, printer_id: str, jpeg: bytes) -> None:
         """`B/camera`: one JPEG (QoS 0, not retained: the next snapshot replaces it; Home
@@ -160,8 +187,7 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ paho thread
     def _on_connect(self) -> None:
-        filters = [f for t in self.topics.values() for f in t.subscriptions()]
-        self.client.subscribe(filters, commands=True)
+        """The gateway's own connection is up (Home Assistant's birth topic, gateway availability)."""
         ha = self.config.homeassistant
         if ha.discovery:
             self.client.subscribe([topics.discovery_status(ha.prefix)], commands=False)
@@ -173,6 +199,16 @@ class MqttBridge:
         if not self._stopped:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
         self.publisher.set_connected(False)
+
+    def _on_printer_connect(self, pid: str) -> None:
+        """A printer's connection is up: subscribe to its request topics, republish its state."""
+        self.printer_clients[pid].subscribe(self.topics[pid].subscriptions(), commands=True)
+        self.publisher.set_connected(True, pid)
+
+    def _on_printer_disconnect(self, pid: str, reason: str) -> None:
+        if not self._stopped:
+            log.warning("%s: MQTT connection lost (%s); reconnecting", pid, reason)
+        self.publisher.set_connected(False, pid)
 
     def _on_message(self, message: InboundMessage) -> None:
         """Copy and queue; validation and dispatch happen on a worker thread."""
@@ -208,7 +244,7 @@ class MqttBridge:
             target.put_nowait((message, inbound))
         except queue.Full:
             self._reject(inbound.printer_id, message.topic, "busy: too many requests waiting", None,
-                         self._response_route(message))
+                         self._response_route(message, inbound.printer_id))
 
     # ------------------------------------------------------------------ workers
     def _work(self, q: queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]) -> None:
@@ -223,7 +259,7 @@ class MqttBridge:
 
     def _handle(self, message: InboundMessage, inbound: topics.Inbound) -> None:
         pid = inbound.printer_id
-        route = self._response_route(message)
+        route = self._response_route(message, inbound.printer_id)
         # Empty payloads never act; retained requests (replayed, or live under MQTT 5's
         # retain-as-published) are never executed: they could move a printer hours later.
         problem = payloads.transport_problem(message.topic, message.payload, message.retain)
@@ -238,11 +274,11 @@ class MqttBridge:
             request = payloads.parse_request(inbound.kind, text, inbound.source, inbound.action)
         except PayloadError as exc:
             rid = exc.request_id
-            self._reject(pid, message.topic, str(exc), rid, route or (Route(self.topics[pid].reply) if rid is not None
-                                                                     else None))
+            fallback = Route(self.topics[pid].reply, printer_id=pid) if rid is not None else None
+            self._reject(pid, message.topic, str(exc), rid, route or fallback)
             return
         if route is None and request.reply is not False and (request.request_id is not None or request.reply):
-            route = Route(self.topics[pid].reply)
+            route = Route(self.topics[pid].reply, printer_id=pid)
         if inbound.kind == topics.SYSTEM and not self.config.system.mqtt_enabled:
             self._reject(pid, message.topic, "system commands over MQTT are disabled (system.mqtt_enabled)",
                          request.request_id, route)
@@ -285,7 +321,7 @@ class MqttBridge:
             self._send(route, body)
 
     # ------------------------------------------------------------------ replies
-    def _response_route(self, message: InboundMessage) -> Optional[Route]:
+    def _response_route(self, message: InboundMessage, pid: str) -> Optional[Route]:
         """The MQTT 5 ResponseTopic as a reply route, unless it is unusable or one of our own
         request topics (a reply must never become a command for this or another printer)."""
         topic = message.response_topic
@@ -294,11 +330,11 @@ class MqttBridge:
         if topics.has_wildcard(topic) or topics.is_own_inbound(self.base, topic, self.topics):
             log.warning("ignoring unusable ResponseTopic %r on %s", topic, message.topic)
             return None
-        return Route(topic, message.correlation_data)
+        return Route(topic, message.correlation_data, pid)
 
     def _send(self, route: Route, body: Mapping[str, Any]) -> None:
         self.publisher.send(Publication(route.topic, payloads.encode(body), qos=1, retain=False,
-                                        correlation_data=route.correlation_data))
+                                        correlation_data=route.correlation_data, printer_id=route.printer_id))
 
     def _await_handles(self, route: Route, request_id: Any, handles: tuple[CommandHandle, ...]) -> None:
         pending = PendingReply(route, request_id, [h.command for h in handles], time.monotonic() + REPLY_TIMEOUT,
@@ -360,7 +396,7 @@ class MqttBridge:
     def _event_rejected(self, pid: str, topic: str, error: str, request_id: Any) -> None:
         t = self.topics[pid]
         body = payloads.event_payload("CommandRejected", time.time(), topic=topic, error=error, id=request_id)
-        self.publisher.send(Publication(t.event("CommandRejected"), payloads.encode(body), qos=1))
+        self.publisher.send(Publication(t.event("CommandRejected"), payloads.encode(body), qos=1, printer_id=pid))
 
 
 def _json_or_none(payload: bytes) -> Any:

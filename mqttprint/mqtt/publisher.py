@@ -84,16 +84,26 @@ class Publication:
     qos: int = 1
     retain: bool = False
     correlation_data: Optional[bytes] = None
+    #: the printer whose connection sends it (None: the gateway's own connection)
+    printer_id: Optional[str] = None
 
 
 class Publisher:
-    """Owns the publisher thread; fed by the event bus and by the bridge's `send()`."""
+    """Owns the publisher thread; fed by the event bus and by the bridge's `send()`.
+
+    `client` is the gateway's own connection; `printer_clients` the per-printer connections (each
+    carries its printer's last will, so everything about a printer leaves on its connection).
+    Without `printer_clients` (unit tests) the one client carries everything and
+    `set_connected(True)` counts for every printer.
+    """
 
     def __init__(self, config: Config, client: MqttClient, printers: Mapping[str, PrinterService],
                  on_tick: Callable[[float], None] = lambda now: None,
-                 system_listing: Callable[[], Optional[Any]] = lambda: None) -> None:
+                 system_listing: Callable[[], Optional[Any]] = lambda: None,
+                 printer_clients: Optional[Mapping[str, MqttClient]] = None) -> None:
         self.config = config
         self.client = client
+        self.printer_clients: Mapping[str, MqttClient] = printer_clients or {}
         self.printers = printers
         self.base = config.mqtt.base_topic
         self.topics = {pid: topics.PrinterTopics(self.base, pid) for pid in printers}
@@ -110,8 +120,11 @@ class Publisher:
         self._last_sent: dict[tuple[str, str], float] = {}
         self._terminal = {pid: collections.deque[str](maxlen=MAX_TERMINAL_LINES) for pid in printers}
         self._terminal_sent = 0.0
+        #: whether the gateway connection / each printer's connection is up
         self._connected = False
+        self._printers_connected: set[str] = set()
         self._republish = False
+        self._republish_printers: set[str] = set()
         self._discovery_due: Optional[float] = None
         self._discovered: dict[str, tuple[Any, ...]] = {}
         self._retire: set[str] = set()
@@ -131,9 +144,10 @@ class Publisher:
         """Whether the publisher thread runs (or has not been started yet)."""
         return self._thread.is_alive() or (self._thread.ident is None and not self._stopping.is_set())
 
-    def is_connected(self) -> bool:
-        """Whether the broker connection is up (for the metrics)."""
-        return self._connected
+    def is_connected(self, printer_id: Optional[str] = None) -> bool:
+        """Whether the gateway's connection (or that printer's) is up (bridge, metrics)."""
+        with self._lock:
+            return self._connected if printer_id is None else printer_id in self._printers_connected
 
     def backlog(self) -> int:
         """Events and messages waiting for the publisher thread (for the metrics)."""
@@ -168,13 +182,30 @@ class Publisher:
             self._outgoing.append(publication)
         self._wake.set()
 
-    def set_connected(self, connected: bool) -> None:
-        """The broker connection came up (republish everything) or went away."""
+    def set_connected(self, connected: bool, printer_id: Optional[str] = None) -> None:
+        """A connection came up (republish what it carries) or went away: the gateway's own
+        (`printer_id` None) or one printer's."""
         with self._lock:
-            self._connected = connected
-            if connected:
-                self._republish = True
+            if printer_id is None:
+                self._connected = connected
+                if connected:
+                    self._republish = True
+                shared = [pid for pid in self.printers if pid not in self.printer_clients]
+            else:
+                shared = [printer_id]
+            for pid in shared:
+                if connected:
+                    self._printers_connected.add(pid)
+                    self._republish_printers.add(pid)
+                else:
+                    self._printers_connected.discard(pid)
         self._wake.set()
+
+    def client_for(self, printer_id: Optional[str]) -> MqttClient:
+        """The connection that publishes for this printer (None: the gateway's own)."""
+        if printer_id is None:
+            return self.client
+        return self.printer_clients.get(printer_id, self.client)
 
     def schedule_discovery(self, delay: Optional[float] = None) -> None:
         """Publish discovery after `delay` seconds (default: a short random delay, for Home
@@ -193,11 +224,13 @@ class Publisher:
 
     def publish_offline(self, timeout: float = 2.0) -> None:
         """Retained `offline` for every printer and the gateway, waiting briefly for them to leave."""
-        handles = [self.client.publish(t.availability, b"offline", qos=1, retain=True) for t in self.topics.values()]
-        handles.append(self.client.publish(topics.gateway_availability(self.base), b"offline", qos=1, retain=True))
+        handles = [(self.client_for(pid), self.client_for(pid).publish(t.availability, b"offline", qos=1, retain=True))
+                   for pid, t in self.topics.items()]
+        handles.append((self.client, self.client.publish(topics.gateway_availability(self.base), b"offline", qos=1,
+                                                         retain=True)))
         deadline = time.monotonic() + timeout
-        for handle in handles:
-            self.client.wait(handle, max(0.0, deadline - time.monotonic()))
+        for client, handle in handles:
+            client.wait(handle, max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ the thread
     def _drop_oldest_event(self) -> None:
@@ -229,6 +262,9 @@ class Publisher:
             republish = self._republish and connected
             if republish:
                 self._republish = False
+            up = set(self._printers_connected)
+            republish_printers = sorted(self._republish_printers & up)
+            self._republish_printers -= up
             events = list(self._events)
             self._events.clear()
             outgoing = list(self._outgoing)
@@ -241,44 +277,50 @@ class Publisher:
         if dropped:
             log.warning("MQTT publisher fell behind: dropped %d event(s)", dropped)
         if republish:
-            self._republish_all()
+            self.client.publish(topics.gateway_availability(self.base), b"online", qos=1, retain=True)
+        if republish_printers:
+            self._republish_printers_state(republish_printers)
         for pid in sorted(retire):
             log.info("%s: retiring the Home Assistant discovery config of an earlier version (%s)", pid,
                      topics.legacy_discovery_config(self.config.homeassistant.prefix, pid))
             self.client.publish(topics.legacy_discovery_config(self.config.homeassistant.prefix, pid), b"",
                                 qos=1, retain=True)
         for message in events:
-            self._publish_event(message, connected)
+            self._publish_event(message, message.printer_id in up)
         for pub in outgoing:
-            self.client.publish(pub.topic, pub.payload, qos=pub.qos, retain=pub.retain,
-                                correlation_data=pub.correlation_data, content_type="application/json")
+            self.client_for(pub.printer_id).publish(pub.topic, pub.payload, qos=pub.qos, retain=pub.retain,
+                                                    correlation_data=pub.correlation_data,
+                                                    content_type="application/json")
         if discovery_due:
             for pid in self.printers:
-                self._publish_discovery(pid)
+                if pid in up:
+                    self._publish_discovery(pid)
         self._on_tick(now)
-        wait = min(TICK, self._telemetry(now, connected))
+        wait = min(TICK, self._telemetry(now, up))
         if self.config.mqtt.terminal:
-            wait = min(wait, self._flush_terminal(now, connected))
+            wait = min(wait, self._flush_terminal(now, up))
         with self._lock:
             if self._discovery_due is not None:
                 wait = min(wait, max(0.0, self._discovery_due - now))
         return wait
 
     # ------------------------------------------------------------------ state
-    def _republish_all(self) -> None:
-        """After every (re)connect: availability, every retained topic, discovery (or its removal)."""
-        self.client.publish(topics.gateway_availability(self.base), b"online", qos=1, retain=True)
+    def _republish_printers_state(self, printer_ids: list[str]) -> None:
+        """After a printer's connection (re)connects: its availability, every retained topic,
+        discovery (or its removal)."""
         listing = self._listing()
-        for pid, service in self.printers.items():
+        for pid in printer_ids:
+            service = self.printers[pid]
             t = self.topics[pid]
-            self.client.publish(t.availability, b"online", qos=1, retain=True)
+            client = self.client_for(pid)
+            client.publish(t.availability, b"online", qos=1, retain=True)
             snap = service.snapshot()
             self._publish_status(pid, snap.state, snap.error, snap.updated or time.time())
             self._publish_firmware(pid)
             for kind in ("temperature", "position", "progress"):
                 self._publish_telemetry(pid, kind)
             # No listing (system commands over MQTT disabled): clear an earlier retained one.
-            self.client.publish(t.system_list, listing, qos=1, retain=True)
+            client.publish(t.system_list, listing, qos=1, retain=True)
             if not self.config.homeassistant.discovery:
                 self._publish_discovery(pid)  # the removal of an earlier config: nothing to wait for
         if self.config.homeassistant.discovery:
@@ -296,14 +338,14 @@ class Publisher:
         snap = self.printers[pid].snapshot()
         flags = octoprint_flags(state, snap.sd_ready)
         body = payloads.status_payload(state.text, flags, error, snap.port, snap.baudrate, ts)
-        self.client.publish(self.topics[pid].status, payloads.encode(body), qos=1, retain=True)
+        self.client_for(pid).publish(self.topics[pid].status, payloads.encode(body), qos=1, retain=True)
 
     def _publish_firmware(self, pid: str) -> None:
         snap = self.printers[pid].snapshot()
         if snap.firmware is None:
             return
         body = payloads.firmware_payload(snap.firmware.name, snap.firmware.fields, snap.capabilities, snap.updated)
-        self.client.publish(self.topics[pid].firmware, payloads.encode(body), qos=1, retain=True)
+        self.client_for(pid).publish(self.topics[pid].firmware, payloads.encode(body), qos=1, retain=True)
 
     def _discovery_spec(self, pid: str) -> discovery.PrinterDiscovery:
         snap = self.printers[pid].snapshot()
@@ -316,21 +358,20 @@ class Publisher:
         printer = self.config.printer(pid)
         webcam = getattr(printer, "webcam", None)
         camera = bool(webcam is not None and webcam.snapshot_url and webcam.mqtt_interval > 0)
+        # B/availability is the last will of the printer's own connection: no gateway topic needed.
         return discovery.PrinterDiscovery(
-            self.config.gateway.id, pid, printer.name, self.base, product, version, heaters, core, custom, camera,
-            # The connection's last will is on the gateway's topic: it says when B/availability is stale.
-            extra_availability=(topics.gateway_availability(self.base),))
+            self.config.gateway.id, pid, printer.name, self.base, product, version, heaters, core, custom, camera)
 
     def _publish_discovery(self, pid: str) -> None:
         ha = self.config.homeassistant
         topic = topics.discovery_config(ha.prefix, self.config.gateway.id, pid)
         if not ha.discovery:
             # An empty retained payload removes an earlier config: switching discovery off cleans up.
-            self.client.publish(topic, b"", qos=1, retain=True)
+            self.client_for(pid).publish(topic, b"", qos=1, retain=True)
             return
         spec = self._discovery_spec(pid)
         self._discovered[pid] = (spec.firmware_name, spec.firmware_version, tuple(spec.heaters))
-        self.client.publish(topic, payloads.encode(discovery.build_discovery(spec)), qos=1, retain=True)
+        self.client_for(pid).publish(topic, payloads.encode(discovery.build_discovery(spec)), qos=1, retain=True)
 
     def _rediscover_if_changed(self, pid: str) -> None:
         """Publish discovery again when what it is built from changed (firmware, heaters)."""
@@ -381,17 +422,17 @@ class Publisher:
 
     def _event(self, pid: str, event_name: str, ts: float, /, **data: Any) -> None:
         body = payloads.event_payload(event_name, ts, **data)
-        self.client.publish(self.topics[pid].event(event_name), payloads.encode(body), qos=1, retain=False)
+        self.client_for(pid).publish(self.topics[pid].event(event_name), payloads.encode(body), qos=1, retain=False)
 
     # ------------------------------------------------------------------ telemetry
-    def _telemetry(self, now: float, connected: bool) -> float:
+    def _telemetry(self, now: float, connected: set[str]) -> float:
         """Publish due telemetry (trailing edge); return the time until the next one is due."""
         interval = self.config.mqtt.telemetry_interval
         wait = TICK
         with self._lock:
             dirty = sorted(self._dirty)
         for key in dirty:
-            if not connected:
+            if key[0] not in connected:
                 continue  # republished from the snapshot on reconnect
             due = self._last_sent.get(key, -1e9) + interval
             if now >= due:
@@ -406,15 +447,16 @@ class Publisher:
     def _publish_telemetry(self, pid: str, kind: str) -> None:
         snap = self.printers[pid].snapshot()
         t = self.topics[pid]
+        client = self.client_for(pid)
         if kind == "temperature" and snap.temperatures:
             body = payloads.temperature_payload(snap.temperatures, snap.temperature_time)
-            self.client.publish(t.temperature, payloads.encode(body), qos=0, retain=True)
+            client.publish(t.temperature, payloads.encode(body), qos=0, retain=True)
             if set(body) - {"ts"} != set(self._discovered.get(pid, (None, None, ()))[2]):
                 self._rediscover_if_changed(pid)  # a heater appeared (a second tool, a chamber)
         elif kind == "position" and snap.position is not None:
             p = snap.position
             body = payloads.position_payload(p.x, p.y, p.z, p.e, p.extra, snap.position_time)
-            self.client.publish(t.position, payloads.encode(body), qos=0, retain=True)
+            client.publish(t.position, payloads.encode(body), qos=0, retain=True)
         elif kind == "progress":
             with self._lock:
                 latest = self._progress.get(pid)
@@ -422,9 +464,9 @@ class Publisher:
                 progress, ts = latest
                 body = payloads.progress_payload(progress.file, progress.completion, progress.filepos, progress.size,
                                                  progress.print_time, progress.print_time_left, progress.state, ts)
-                self.client.publish(t.progress, payloads.encode(body), qos=1, retain=True)
+                client.publish(t.progress, payloads.encode(body), qos=1, retain=True)
 
-    def _flush_terminal(self, now: float, connected: bool) -> float:
+    def _flush_terminal(self, now: float, connected: set[str]) -> float:
         interval = max(self.config.mqtt.telemetry_interval, 0.1)
         if now < self._terminal_sent + interval:
             return self._terminal_sent + interval - now
@@ -433,11 +475,11 @@ class Publisher:
             with self._lock:
                 lines = list(buffer)
                 buffer.clear()
-            if not connected:
+            if pid not in connected:
                 continue  # QoS 0 live stream: nothing to catch up on
             for start in range(0, len(lines), TERMINAL_BATCH):
                 chunk = "\n".join(lines[start:start + TERMINAL_BATCH]).encode("utf-8", "replace")
-                self.client.publish(self.topics[pid].terminal, chunk, qos=0, retain=False)
+                self.client_for(pid).publish(self.topics[pid].terminal, chunk, qos=0, retain=False)
         return interval
 
 

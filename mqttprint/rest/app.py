@@ -8,10 +8,9 @@ other error, including Flask's own 404/405/413 — as OctoPrint's `{"error": "..
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
+from collections.abc import Iterator
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from flask import Flask, Response, request
@@ -21,15 +20,17 @@ from mqttprint.rest import (
     api_appkeys, api_control, api_files, api_job, api_printer, api_server, api_system, api_webcam,
 )
 from mqttprint.rest.auth import extract_key
-from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, Call, Reply, Route, Services, Upload
+from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, SCOPE_ROOT, Call, Reply, Route, Services, Upload
+from mqttprint.rest.shapes import json_text
 from mqttprint.rest.validation import MAX_JSON_BYTES, ApiError
+from mqttprint.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
 #: Every route table the app serves.
 ROUTE_TABLES: tuple[tuple[Route, ...], ...] = (
     api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES, api_system.ROUTES,
-    api_job.ROUTES, api_files.ROUTES, api_webcam.ROUTES,
+    api_job.ROUTES, api_files.ROUTES, api_webcam.ROUTES, web_routes.ROUTES,
 )
 
 #: Room for the multipart framing and form fields around an upload of the configured maximum
@@ -58,33 +59,20 @@ class CollapseSlashes:
         return self.app(environ, start_response)
 
 
-def _finite(value: Any) -> Any:
-    """NaN/inf are not JSON: a garbled temperature report must not produce an unparsable body."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] = None) -> Response:
-    try:
-        text = json.dumps(body, allow_nan=False)
-    except ValueError:
-        text = json.dumps(_finite(body), allow_nan=False)
-    response = Response(text, status=status, mimetype="application/json")
+    response = Response(json_text(body), status=status, mimetype="application/json")
     response.headers.update(headers or {})
     return response
 
 
 def render(reply: Reply) -> Response:
-    """Reply -> Response: None = empty text/plain (OctoPrint's NO_CONTENT), str = text, bytes =
-    as is (with the reply's Content-Type header), else JSON."""
-    if isinstance(reply.body, bytes):
-        response = Response(reply.body, status=reply.status)
-        response.headers.update(reply.headers)
+    """Reply -> Response: None = empty text/plain (OctoPrint's NO_CONTENT), str = text, bytes or
+    an iterator of bytes (a stream) as is with the reply's Content-Type, else JSON."""
+    if isinstance(reply.body, (bytes, Iterator)):
+        headers = dict(reply.headers)
+        mimetype = headers.pop("Content-Type", "application/octet-stream")
+        response = Response(reply.body, status=reply.status, content_type=mimetype, direct_passthrough=True)
+        response.headers.update(headers)
         return response
     if reply.body is None or isinstance(reply.body, str):
         response = Response(reply.body or "", status=reply.status, mimetype="text/plain")
@@ -119,7 +107,9 @@ def make_view(route: Route, services: Services) -> Callable[..., Response]:
 
     def view(printer_id: str | None = None, **params: str) -> Response:
         pid = printer_id if printer_id is not None else services.default_printer
-        if pid is None or pid not in services.printers:
+        if route.scope == SCOPE_ROOT:
+            pid = pid or ""  # gateway-wide routes (the dashboard) need no printer
+        elif pid is None or pid not in services.printers:
             raise ApiError(404, f"Unknown printer {printer_id!r}" if printer_id else "No printer configured")
         principal = services.authenticator.resolve(extract_key(request.values, request.headers))
         if not principal.allows(route.permission):
@@ -138,9 +128,9 @@ def make_view(route: Route, services: Services) -> Callable[..., Response]:
 
 def _register(app: Flask, routes: Iterable[Route], services: Services) -> None:
     for index, route in enumerate(routes):
-        base = "/api" if route.scope == SCOPE_API else "/plugin"
+        base = {SCOPE_API: "/api", SCOPE_ROOT: ""}.get(route.scope, "/plugin")
         view = make_view(route, services)
-        for prefix in ("", "/printer/<printer_id>"):
+        for prefix in ("",) if route.scope == SCOPE_ROOT else ("", "/printer/<printer_id>"):
             endpoint = f"{index}:{','.join(route.methods)}:{prefix}{base}{route.rule}"
             app.add_url_rule(f"{prefix}{base}{route.rule}", endpoint=endpoint, view_func=view,
                              methods=list(route.methods), strict_slashes=False)
@@ -164,6 +154,7 @@ def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = R
     _register(app, [route for table in route_tables for route in table], services)
     if services.metrics is not None:
         app.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: metrics_view(services), methods=["GET"])
+    services.rules = frozenset(rule.rule for rule in app.url_map.iter_rules())
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:

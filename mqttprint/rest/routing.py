@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: `http://host/printer/<id>/` reaches everything for that printer.
 SCOPE_API = "api"
 SCOPE_PLUGIN = "plugin"
+#: Gateway-wide routes at the server root (the dashboard: `/`, `/web/...`), not per printer.
+SCOPE_ROOT = "root"
 
 
 @dataclass
@@ -46,6 +48,10 @@ class Services:
     port_candidates: Callable[[], list[str]]
     #: the gateway's Prometheus metrics (`integrations.metrics.GatewayMetrics`), None when disabled
     metrics: Optional[Any] = None
+    #: the dashboard's server-push hub (mqttprint.web.hub.PushHub), when the dashboard is on
+    push: Any = None
+    #: every URL rule the app serves (the dashboard asks only for endpoints that exist)
+    rules: frozenset[str] = frozenset()
 
     @property
     def default_printer(self) -> Optional[str]:

@@ -25,6 +25,8 @@ from mqttprint.runtime.commands import CommandRegistry
 from mqttprint.runtime.port_detect import candidate_ports
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.storage import installation_id, state_dir
+from mqttprint.web.frames import printer_frame
+from mqttprint.web.hub import PushHub
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def build_services(config: Config, registry: CommandRegistry, printers: Mapping[
     """Everything the handlers use. The state dir holds appkeys.json and the installation id."""
     directory = state_dir(config.storage.dir)
     appkeys = AppKeyStore(directory)
-    return Services(
+    services = Services(
         config=config,
         registry=registry,
         printers=printers,
@@ -50,6 +52,10 @@ def build_services(config: Config, registry: CommandRegistry, printers: Mapping[
         port_candidates=candidate_ports,
         metrics=metrics,
     )
+    if config.rest.dashboard:
+        services.push = PushHub(printers.keys(), functools.partial(printer_frame, services),
+                                config.rest.max_streams)
+    return services
 
 
 class RestServer:
@@ -70,7 +76,10 @@ class RestServer:
         """Bind now (errors such as "address in use" surface here), then serve on a thread."""
         self._server = create_server(
             self.app, map=self._map, host=self.config.rest.host, port=self.config.rest.port,
-            threads=self.config.rest.threads, ident="mqttprint", clear_untrusted_proxy_headers=True,
+            # Dashboard streams hold a thread each while a page is open: they get their own, so
+            # the API keeps all of rest.threads however many pages are open (web/hub.py).
+            threads=self.config.rest.threads + (self.config.rest.max_streams if self.services.push else 0),
+            ident="mqttprint", clear_untrusted_proxy_headers=True,
             # Above Flask's own limit, so an oversized upload gets Flask's 413 JSON answer; only
             # bodies over twice that are cut off by waitress itself (plain-text 413).
             max_request_body_size=2 * body_limit(self.config.rest.max_upload_mb),
@@ -79,6 +88,8 @@ class RestServer:
         bus = next((printer.bus for printer in self.services.printers.values()), None)
         if bus is not None:  # every printer publishes on the gateway's one bus
             self.services.history.attach(bus)
+            if self.services.push is not None:
+                self.services.push.attach(bus)
         self._thread = threading.Thread(target=self._serve, name="rest", daemon=True)
         self._thread.start()
         log.info("REST API on http://%s:%s", self.config.rest.host, self.port)
@@ -105,6 +116,8 @@ class RestServer:
     def stop(self) -> None:
         """Stop serving and release the port (idempotent)."""
         self._stopping.set()
+        if self.services.push is not None:
+            self.services.push.close()  # ends the streams, so their threads can finish
         if self._thread is not None:
             self._thread.join(SHUTDOWN_GRACE + 3)
             self._thread = None

@@ -6,6 +6,8 @@ Assistant, slicers and mobile apps index into these dicts without defensive chec
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any, Iterable, Mapping, Optional
 
@@ -24,6 +26,25 @@ BAUDRATES = (250000, 230400, 115200, 57600, 38400, 19200, 9600)
 DEFAULT_PROFILE = {"id": "_default", "name": "Default"}
 
 _TOOL_KEY = re.compile(r"^T(\d+)$")
+
+
+def finite(value: Any) -> Any:
+    """NaN/inf are not JSON: a garbled temperature report must not produce an unparsable body."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(body: Any) -> str:
+    """`body` as strict JSON text (non-finite numbers become null)."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(body), allow_nan=False)
 
 
 def heater_key(name: str) -> str:

@@ -148,7 +148,7 @@ def running_gateway(broker: Any, base: str, *, operational: bool = True, mqtt: O
         if operational:
             wait_for(lambda: gw.printers["p1"].snapshot().state is PrinterState.OPERATIONAL,
                      what="printer p1 Operational")
-            wait_for(lambda: gw.mqtt is not None and gw.mqtt.publisher._connected,  # type: ignore[attr-defined]
+            wait_for(lambda: gw.mqtt is not None and gw.mqtt.connected(),  # type: ignore[attr-defined]
                      what="bridge connected")
         yield gw
     finally:

@@ -84,5 +84,5 @@ def test_wrong_password_never_hurts_the_printer(secure_broker: SecureBroker) -> 
         printer = gw.printers["p1"]
         wait_for(lambda: printer.snapshot().operational, what="printer Operational")
         assert all(h.result(5).ok for h in printer.submit("M114"))
-        assert not gw.mqtt.publisher._connected  # type: ignore[union-attr]
+        assert not gw.mqtt.publisher.is_connected() and not gw.mqtt.publisher.is_connected("p1")  # type: ignore[union-attr]
         assert gw.mqtt.healthy()  # type: ignore[union-attr]

@@ -159,8 +159,7 @@ def test_discovery_message(env: tuple[Any, str, Watcher], broker: Any) -> None:
         assert doc["dev"]["mf"] == "mqttprint" and doc["dev"]["sw"][0].isdigit()
         assert doc["o"]["name"] == "mqttprint" and doc["o"]["sw"]
         assert doc["avty_mode"] == "all"
-        assert [a["t"] for a in doc["avty"]] == [f"{base}/p1/availability", f"{base}/availability",
-                                                 f"{base}/p1/status"]
+        assert [a["t"] for a in doc["avty"]] == [f"{base}/p1/availability", f"{base}/p1/status"]
         cmps = doc["cmps"]
         assert cmps["state"]["stat_t"] == f"{base}/p1/status" and "Operational" in cmps["state"]["options"]
         assert cmps["emergency_stop"]["cmd_t"] == f"{base}/p1/emergency"

@@ -68,6 +68,9 @@ def test_snapshot_on_connect_and_pong(farm: Api) -> None:
         agent.send("* PING\r\n")
         agent.wait(lambda a: a.pongs, what="* PONG")
         assert agent.pongs == [10000]
+        # (agents of earlier tests may still be closing: wait for the adapter to notice)
+        wait_for(lambda: "mqttprint_mtconnect_agents 1.0" in farm.get("/metrics", key=None).text.splitlines(),
+                 what="the agents gauge at 1", interval=0.05)
     finally:
         agent.close()
 

@@ -172,3 +172,26 @@ def test_publish_offline() -> None:
     pub.publish_offline()
     assert ("b/p1/availability", b"offline", 1, True) in client.published
     assert ("b/availability", b"offline", 1, True) in client.published
+
+
+def test_each_printer_publishes_on_its_own_connection() -> None:
+    config = parse_config({"mqtt": {"base_topic": "b"}, "homeassistant": {"discovery": False},
+                           "printers": [{"id": "p1", "port": "sim://marlin"}, {"id": "p2", "port": "sim://two"}]})
+    services = {pid: PrinterService(pid, LinkSettings("sim://marlin"), EngineParams(), EventBus()) for pid in ("p1", "p2")}
+    gateway, own = FakeClient(), {"p1": FakeClient(), "p2": FakeClient()}
+    pub = Publisher(config, gateway, services, printer_clients=own)  # type: ignore[arg-type]
+    pub.set_connected(True)
+    pub.set_connected(True, "p1")
+    pub._cycle(0.0)
+    assert gateway.topics() == ["b/availability"]  # nothing about a printer on the gateway's connection
+    assert ("b/p1/availability", b"online", 1, True) in own["p1"].published
+    assert all((t.startswith("b/p1/") or t.endswith("_p1/config")) for t in own["p1"].topics())
+    assert own["p2"].published == []  # p2's connection is not up yet: nothing queued for it
+    pub.set_connected(True, "p2")
+    pub.on_bus(BusMessage("p2", StateChanged(PrinterState.CONNECTING, PrinterState.OPERATIONAL), 1.0))
+    pub._cycle(1.0)
+    assert own["p2"].json("b/p2/event/Connected")
+    assert all((t.startswith("b/p2/") or t.endswith("_p2/config")) for t in own["p2"].topics())
+    pub.publish_offline()
+    assert own["p1"].published[-1] == ("b/p1/availability", b"offline", 1, True)
+    assert gateway.published[-1] == ("b/availability", b"offline", 1, True)
