@@ -169,3 +169,19 @@ def executed(gw: Gateway, printer_id: str = "p1") -> list[str]:
         return []
     with port.lock:
         return list(port.model.executed)
+
+
+def retained_now(broker: Any, topic: str) -> list[Received]:
+    """The retained messages a new subscriber gets on `topic` right now (empty: none).
+
+    No sleep: the new client subscribes to `topic` and to a probe topic of its own, then publishes
+    to the probe. The broker sends a subscription's retained messages before it routes the client's
+    later publish back to it, so once the probe is back every retained message has arrived."""
+    probe = f"probe/{uuid.uuid4().hex}"
+    late = Watcher(broker, [topic, probe])
+    try:
+        late.publish(probe, b"probe")
+        late.wait_for(probe)
+        return [m for m in late.messages(topic) if m.retain]
+    finally:
+        late.close()

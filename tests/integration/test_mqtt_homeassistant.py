@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.mqtt import Watcher, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, retained_now, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +25,7 @@ def legacy_config(base: str) -> dict[str, Any]:
 
 def retained(broker: Any, topic: str) -> list[bytes]:
     """The retained payloads a new subscriber gets on `topic` (empty list: none)."""
-    late = Watcher(broker, [topic])
-    try:
-        time.sleep(0.3)
-        return [m.payload for m in late.messages(topic) if m.retain]
-    finally:
-        late.close()
+    return [m.payload for m in retained_now(broker, topic)]
 
 
 def test_upgrade_retires_the_old_config_before_the_new_one_appears(broker: Any) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from mqttprint.protocol.states import FLAG_NAMES
 from tests.helpers import wait_for
-from tests.helpers.mqtt import Watcher, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, retained_now, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -202,12 +202,7 @@ def test_discovery_cleared_when_disabled(broker: Any) -> None:
         with running_gateway(broker, base, homeassistant={"discovery": False, "prefix": prefix}, operational=False,
                              gateway={"id": "gwx"}):
             w.wait_for(topic, lambda m: m.payload == b"")
-        late = Watcher(broker, [topic])
-        try:
-            time.sleep(0.3)
-            assert not [m for m in late.messages(topic) if m.payload], "a retained config survived"
-        finally:
-            late.close()
+        assert not [m for m in retained_now(broker, topic) if m.payload], "a retained config survived"
     finally:
         w.close()
 
