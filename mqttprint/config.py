@@ -54,6 +54,10 @@ class MqttConfig:
     max_command_age: float = 30.0
     #: largest inbound payload, bytes
     max_payload: int = 16384
+    #: requests waiting per printer (and for system commands) before new ones are refused as busy
+    request_queue: int = 100
+    #: a request id seen again within this many seconds is a QoS 1 redelivery: dropped (0: never)
+    duplicate_window: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +70,10 @@ class ApiKey:
 @dataclass(frozen=True, slots=True)
 class RestConfig:
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 5000
+    #: base of absolute URLs in answers (Location, refs); None: relative URLs (never the Host header)
+    external_url: Optional[str] = None
     api_keys: tuple[ApiKey, ...] = ()
     threads: int = 8
     max_upload_mb: int = 200

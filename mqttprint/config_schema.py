@@ -6,6 +6,7 @@ Collects every problem ("key.path: message (hint)") instead of stopping at the f
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import socket
 from pathlib import Path
@@ -203,7 +204,8 @@ def _webcam(c: Checker, raw: Any, path: str) -> WebcamConfig:
 def _mqtt(c: Checker, raw: Any) -> MqttConfig:
     p = "mqtt"
     d = c.section(raw, p, ("host", "port", "username", "password", "password_file", "base_topic", "client_id",
-                           "protocol", "keepalive", "terminal", "tls", "telemetry_interval", "max_command_age", "max_payload"))
+                           "protocol", "keepalive", "terminal", "tls", "telemetry_interval", "max_command_age", "max_payload",
+                           "request_queue", "duplicate_window"))
     t = c.section(d.get("tls"), f"{p}.tls", ("enabled", "ca_file", "cert_file", "key_file", "insecure"))
     tls = TlsConfig(
         enabled=c.get(t, "enabled", f"{p}.tls", bool, False),
@@ -245,13 +247,40 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
         telemetry_interval=c.get(d, "telemetry_interval", p, float, 0.2, _between(0, 60)),
         max_command_age=c.get(d, "max_command_age", p, float, 30.0, _between(0, 86400)),
         max_payload=c.get(d, "max_payload", p, int, 16384, _between(256, 1 << 20)),
+        request_queue=c.get(d, "request_queue", p, int, 100, _between(1, 100000)),
+        duplicate_window=c.get(d, "duplicate_window", p, float, 10.0, _between(0, 3600)),
     )
+
+
+#: Keys printed in README, docs/ and the shipped config.yaml: fine on 127.0.0.1, never on a network.
+DOCUMENTED_KEYS = frozenset({"change-me-0123456789abcdef", "generate-me-with-secrets.token_hex(16)"})
+#: Shortest key accepted while the REST server listens beyond loopback.
+EXPOSED_KEY_LENGTH = 32
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposed_key_problem(key: str) -> Optional[str]:
+    """Why `key` must not guard a REST server reachable from the network, or None."""
+    if key in DOCUMENTED_KEYS:
+        return "is the example key from the documentation"
+    if len(key) < EXPOSED_KEY_LENGTH:
+        return f"is shorter than {EXPOSED_KEY_LENGTH} characters"
+    return None
 
 
 def _rest(c: Checker, raw: Any) -> RestConfig:
     p = "rest"
-    d = c.section(raw, p, ("enabled", "host", "port", "api_keys", "threads", "max_upload_mb",
-                                 "dashboard", "max_streams"))
+    d = c.section(raw, p, ("enabled", "host", "port", "external_url", "api_keys", "threads", "max_upload_mb",
+                           "dashboard", "max_streams"))
     keys: list[ApiKey] = []
     raw_keys = c.get(d, "api_keys", p, list, [])
     names: set[str] = set()
@@ -272,10 +301,23 @@ def _rest(c: Checker, raw: Any) -> RestConfig:
             c.problem(f"{kp}.key", "must be at least 16 characters (generate one: python3 -c 'import secrets; print(secrets.token_hex(16))')")
         role = c.get(k, "role", kp, str, "user", _one_of(ROLES))
         keys.append(ApiKey(name, secret or "", role))
+    enabled = c.get(d, "enabled", p, bool, True)
+    host = c.get(d, "host", p, str, "127.0.0.1", lambda v: None if v.strip() else "must not be empty")
+    if enabled and not is_loopback(host):
+        # Anyone on the network can try keys: refuse the docs' example keys and short keys.
+        for i, key in enumerate(keys):
+            problem = exposed_key_problem(key.key)
+            if problem:
+                c.problem(f"{p}.api_keys[{i}].key", f"{problem} while rest.host ({host}) is not a loopback "
+                                                    "address (bind 127.0.0.1, or generate a key: python3 -c "
+                                                    "'import secrets; print(secrets.token_hex(16))')")
     return RestConfig(
-        enabled=c.get(d, "enabled", p, bool, True),
-        host=c.get(d, "host", p, str, "0.0.0.0"),
+        enabled=enabled,
+        host=host,
         port=c.get(d, "port", p, int, 5000, _between(0, 65535)),
+        external_url=c.get(d, "external_url", p, str, None,
+                           lambda v: None if re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", v)
+                           else "must be an http:// or https:// URL such as https://printers.example.com/"),
         api_keys=tuple(keys),
         threads=c.get(d, "threads", p, int, 8, _between(1, 64)),
         max_upload_mb=c.get(d, "max_upload_mb", p, int, 200, _between(1, 4096)),

@@ -33,7 +33,8 @@ UNSUPPORTED_COMMANDS = ("slice", "analyse", "copy", "move", "uploadSd")
 
 # ---------------------------------------------------------------------- helpers
 def refs(call: Call, name: str) -> dict[str, str]:
-    """Absolute URLs of a stored file, on the prefix the client used."""
+    """URLs of a stored file on the prefix the client used: absolute under `rest.external_url`,
+    otherwise relative (never from the Host header)."""
     quoted = quote(name)
     return {"resource": f"{call.url_root}api/files/local/{quoted}",
             "download": f"{call.url_root}downloads/files/local/{quoted}"}

@@ -16,6 +16,7 @@ from mqttprint.rest import shapes
 from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, require_operational
 from mqttprint.rest.validation import ApiError, excluded, is_number, is_true, query_limit
 from mqttprint.runtime.printer_service import CommandHandle
+from mqttprint.validation import TemplateProblem, substitute
 
 DEFAULT_REPLY_TIMEOUT = 30.0
 MAX_REPLY_TIMEOUT = 300.0
@@ -70,10 +71,11 @@ def _command_lines(data: dict[str, Any]) -> list[str]:
             raise ApiError(400, "command is invalid")
         lines = [data["command"]]
     if parameters:
+        # Only %(name)s placeholders with bounded values: OctoPrint runs Python's `%` on the
+        # text, where `%(a)200000000s` exhausts memory and `%(a)c` raises (a 500).
         try:
-            lines = [line % parameters for line in lines]
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            # OctoPrint lets this escape as a 500; it is the caller's mistake, so 400.
+            lines = [substitute(line, parameters) for line in lines]
+        except TemplateProblem as exc:
             raise ApiError(400, f"parameters do not fit the command: {exc}") from None
     return lines
 

@@ -18,8 +18,8 @@ CLIENT_KEYS = ("source", "action", "name", "confirm", "fresh_credentials", "reso
 
 
 def base_url(call: Call) -> str:
-    """Scheme + host (+ `/printer/<id>`) as the client sent them: `resource` URLs are absolute and
-    lead back to the prefix the client uses."""
+    """`rest.external_url` (or nothing: relative URLs) + `/printer/<id>` when the client used that
+    prefix; never built from the request's Host header."""
     return call.url_root.rstrip("/")
 
 

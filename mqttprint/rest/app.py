@@ -114,7 +114,10 @@ def make_view(route: Route, services: Services) -> Callable[..., Response]:
         principal = services.authenticator.resolve(extract_key(request.values, request.headers))
         if not principal.allows(route.permission):
             raise ApiError(403, FORBIDDEN_TEXT)
-        root = request.url_root if printer_id is None else f"{request.url_root}printer/{printer_id}/"
+        # Never request.url_root: it is built from the Host header, which the client controls.
+        origin = services.config.rest.external_url or "/"
+        origin = origin if origin.endswith("/") else origin + "/"
+        root = origin if printer_id is None else f"{origin}printer/{printer_id}/"
         call = Call(
             method=request.method, printer_id=pid, principal=principal, services=services,
             query=_first_values(request.args), params=params, mimetype=request.mimetype,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Optional, Sequence
 
-from mqttprint.validation import JsonProblem, loads_strict
+from mqttprint.validation import JsonProblem, is_bounded_number, loads_strict
 
 #: Largest JSON body accepted. A page of G-code is a few KiB; jobs are uploaded as files.
 MAX_JSON_BYTES = 64 * 1024
@@ -74,8 +74,9 @@ def is_true(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    """A finite JSON number (booleans are not numbers here, unlike in Python)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number of magnitude at most 1e15 (booleans are not numbers here, unlike in
+    Python; a 400-digit integer is refused instead of overflowing a float)."""
+    return is_bounded_number(value)
 
 
 def json_command(data: Mapping[str, Any], commands: Mapping[str, Sequence[str]]) -> str:

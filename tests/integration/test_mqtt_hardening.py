@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import pytest
 
 from mqttprint.protocol.states import PrinterState
-from tests.integration.mqtt_helpers import Watcher, executed, running_gateway, unique_base, wait_until
+from tests.helpers import wait_for
+from tests.helpers.mqtt import Watcher, executed, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def test_empty_payload_never_runs_a_system_command(env: tuple[Any, str, Watcher,
     # The explicit payload runs it (so the refusal above was not a broken system topic).
     w.publish(f"{base}/p1/system/custom/make", {"id": "sys-1"})
     assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "sys-1")["ok"] is True
-    wait_until(marker.exists, message="the marker of the system command")
+    wait_for(marker.exists, what="the marker of the system command")
 
 
 def test_retained_request_refused_when_delivered_live(env: tuple[Any, str, Watcher, Path]) -> None:
@@ -105,8 +106,7 @@ def test_connection_request_cannot_name_a_port(env: tuple[Any, str, Watcher, Pat
         # A plain connect afterwards uses the configured port.
         w.publish(f"{base}/p1/connection", {"command": "connect", "id": "plain"})
         assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "plain")["ok"] is True
-        wait_until(lambda: gw.printers["p1"].snapshot().state is PrinterState.OPERATIONAL, 10,
-                   message="Operational again")
+        wait_for(lambda: gw.printers["p1"].snapshot().state is PrinterState.OPERATIONAL, what="Operational again")
         assert gw.printers["p1"].snapshot().port == "sim://marlin"
         listener.settimeout(0)
         with pytest.raises(BlockingIOError):

@@ -103,11 +103,11 @@ def test_upload_select_print_runs_every_line_once(jobs_api: Api) -> None:
     port.hold_output(after_lines=900)  # the job waits for this test at 900, 1800 and 2700 lines
     r = upload(jobs_api, "cube.gcode", content, select="true", print="yes")
     assert r.status_code == 201, r.text
-    location = f"{jobs_api.base}/api/files/local/cube.gcode"
+    location = "/api/files/local/cube.gcode"
     assert r.headers["Location"] == location
     assert r.json() == {"files": {"local": {"name": "cube.gcode", "path": "cube.gcode", "origin": "local",
                                             "refs": {"resource": location,
-                                                     "download": f"{jobs_api.base}/downloads/files/local/cube.gcode"}}},
+                                                     "download": "/downloads/files/local/cube.gcode"}}},
                         "done": True, "effectiveSelect": True, "effectivePrint": True}
     samples = []
     holds = 0
@@ -256,17 +256,17 @@ def test_file_listing_and_select_commands(jobs_api: Api) -> None:
     listing = jobs_api.get("/api/files", key=READ_KEY).json()
     assert set(listing) == {"files", "free", "total"} and listing["free"] <= listing["total"]
     (entry,) = [f for f in listing["files"] if f["name"] == "list_me.gcode"]
-    resource = f"{jobs_api.base}/api/files/local/list_me.gcode"
+    resource = "/api/files/local/list_me.gcode"
     assert entry == {"name": "list_me.gcode", "path": "list_me.gcode", "display": "list_me.gcode", "origin": "local",
                      "type": "machinecode", "typePath": ["machinecode", "gcode"], "size": len(content),
                      "date": entry["date"], "lines": 50,
-                     "refs": {"resource": resource, "download": f"{jobs_api.base}/downloads/files/local/list_me.gcode"}}
+                     "refs": {"resource": resource, "download": "/downloads/files/local/list_me.gcode"}}
     assert jobs_api.get("/api/files/local").json()["files"] == listing["files"]
     assert jobs_api.get("/api/files/sdcard").json() == {"files": []}
     assert jobs_api.get("/api/files?filter=model").json()["files"] == []
     assert jobs_api.get("/api/files/local/list_me.gcode", key=READ_KEY).json() == entry
     prefixed = jobs_api.get(f"{p2}/api/files/local/list_me.gcode").json()
-    assert prefixed["refs"]["resource"] == f"{jobs_api.base}{p2}/api/files/local/list_me.gcode"
+    assert prefixed["refs"]["resource"] == f"{p2}/api/files/local/list_me.gcode"
     assert jobs_api.get("/api/files", key=None).status_code == 403
 
     select = f"{p2}/api/files/local/list_me.gcode"

@@ -4,6 +4,7 @@ and bad input that must never reach it."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -67,6 +68,24 @@ def test_parameters_are_substituted(rest_api: Api) -> None:
     done = sent_by(rest_api, lambda: rest_api.post("/api/printer/command",
                                                    {"command": "M104 S%(t)s", "parameters": {"t": 0}}))
     assert done == ["M104 S0"]
+
+
+@pytest.mark.parametrize("command, parameters", [
+    ("M117 %(a)200000000s", {"a": "x"}),   # Python's % would build 200 MB (issue 12 item 5)
+    ("M117 %(a)c", {"a": 1114112}),         # Python's % raises OverflowError: a 500 in OctoPrint
+    ("M117 %s", {"a": "x"}),
+    ("M117 %(a)d", {"a": 5}),
+    ("M117 %(a)s", {"a": "x" * 300}),
+    ("M117 %(a)s", {"a": [1]}),
+])
+def test_parameters_only_plain_placeholders(rest_api: Api, command: str, parameters: dict) -> None:
+    done = sent_by(rest_api, lambda: _expect_400(rest_api.post("/api/printer/command",
+                                                                {"command": command, "parameters": parameters})))
+    assert done == []
+
+
+def _expect_400(response: Any) -> None:
+    assert response.status_code == 400 and "parameters" in response.json()["error"], response.text
 
 
 @pytest.mark.parametrize("path, body, gcode", [

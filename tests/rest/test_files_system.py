@@ -79,8 +79,8 @@ def test_listing_never_exposes_internal_keys(h: Harness) -> None:
     SystemFakes(h)
     body = h.get("/api/system/commands").json
     assert body["custom"] == [{"source": "custom", "action": "x", "name": "X",
-                               "resource": "http://localhost/api/system/commands/custom/x"}]
-    assert h.get("/printer/p2/api/system/commands/custom").json[0]["resource"].startswith("http://localhost/printer/p2/")
+                               "resource": "/api/system/commands/custom/x"}]
+    assert h.get("/printer/p2/api/system/commands/custom").json[0]["resource"].startswith("/printer/p2/")
     assert h.get("/api/system/commands/nope").status_code == 404
 
 

@@ -275,7 +275,7 @@ def test_appkeys_flow(h: Harness) -> None:
     r = h.post("/plugin/appkeys/request", {"app": "Home Assistant", "user": "me"}, key=None)
     assert r.status_code == 201
     token = r.json["app_token"]
-    assert r.headers["Location"] == f"http://localhost/plugin/appkeys/request/{token}"
+    assert r.headers["Location"] == f"/plugin/appkeys/request/{token}"
     assert h.get(f"/plugin/appkeys/request/{token}", key=None).status_code == 202
     assert h.get("/plugin/appkeys/pending", key=USER).status_code == 403
     pending = h.get("/plugin/appkeys/pending").json["pending"]
@@ -289,4 +289,16 @@ def test_appkeys_flow(h: Harness) -> None:
     assert h.post("/plugin/appkeys/request", key=None).json == {"error": "Missing data"}
     assert h.post("/plugin/appkeys/request", {"user": "x"}, key=None).json == {"error": "No app name provided"}
     r = h.post("/printer/p2/plugin/appkeys/request", {"app": "x"}, key=None)
-    assert r.headers["Location"].startswith("http://localhost/printer/p2/plugin/appkeys/request/")
+    assert r.headers["Location"].startswith("/printer/p2/plugin/appkeys/request/")
+
+
+def test_urls_use_external_url_never_the_host_header(h: Harness) -> None:
+    """Issue 12 item 11: Location and refs were built from the client's Host header."""
+    import dataclasses
+
+    r = h.post("/plugin/appkeys/request", {"app": "x"}, key=None, headers={"Host": "evil.example"})
+    assert r.headers["Location"].startswith("/plugin/appkeys/request/") and "evil" not in r.get_data(as_text=True)
+    rest = dataclasses.replace(h.config.rest, external_url="https://farm.example/octo")
+    h.services.config = dataclasses.replace(h.config, rest=rest)
+    r = h.post("/printer/p2/plugin/appkeys/request", {"app": "y"}, key=None, headers={"Host": "evil.example"})
+    assert r.headers["Location"].startswith("https://farm.example/octo/printer/p2/plugin/appkeys/request/")

@@ -14,8 +14,10 @@ from mqttprint.rest.validation import (
     factor_percent,
     format_number,
     is_json_mimetype,
+    is_number,
     is_true,
     json_command,
+    number,
     parse_json_object,
     query_limit,
 )
@@ -108,3 +110,11 @@ def test_duplicate_keys_and_nan_refused() -> None:
         with pytest.raises(ApiError, match=message) as info:
             parse_json_object("application/json", body)
         assert info.value.status == 400
+
+
+def test_huge_numbers_are_a_400_not_an_overflow() -> None:
+    """A 400-digit integer used to raise OverflowError in math.isfinite (a 500; issue 12 item 6)."""
+    assert not is_number(10**400) and not is_number(-(10**400)) and not is_number(1e300)
+    with pytest.raises(ApiError) as info:
+        number(10**400, "target is invalid", low=0, high=500)
+    assert info.value.status == 400
