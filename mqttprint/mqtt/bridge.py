@@ -10,7 +10,6 @@ command's handle completes (done callbacks, no thread waits) or after REPLY_TIME
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import json
@@ -24,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from mqttprint.config import Config
-from mqttprint.mqtt import discovery, payloads, topics
+from mqttprint.mqtt import admission, discovery, payloads, topics
 from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
+from mqttprint.mqtt.dedup import RecentIds
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
 from mqttprint.protocol.errors import MqttprintError
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 #: A request's reply is sent with ok=false, error="timeout" if its commands take longer.
 REPLY_TIMEOUT = 60.0
-#: Remembered request ids per printer (QoS 1 may deliver a message twice).
-SEEN_IDS = 256
-#: Requests waiting per printer before new ones are refused as "busy".
-QUEUE_SIZE = 100
 
 _EMERGENCY_BYTES = re.compile(rb"(?i)(?<![A-Za-z0-9])M0*(112|108|410|876|524)(?![0-9])")
 
@@ -116,8 +112,9 @@ class MqttBridge:
         # Lanes: "<id>" (requests), "<id>!" (emergencies), "!system" (system commands).
         lanes = [pid for pid in printers] + [f"{pid}!" for pid in printers] + ["!system"]
         self._lanes: dict[str, queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]] = {
-            lane: queue.Queue(QUEUE_SIZE) for lane in lanes}
-        self._seen: dict[str, collections.OrderedDict[str, None]] = {pid: collections.OrderedDict() for pid in printers}
+            lane: queue.Queue(m.request_queue) for lane in lanes}
+        # Ids of accepted requests, per printer, for mqtt.duplicate_window seconds (QoS 1 redelivery).
+        self._seen = {pid: RecentIds(m.duplicate_window) for pid in printers}
         self._seen_lock = threading.Lock()
         self._pending: dict[int, PendingReply] = {}
         self._pending_lock = threading.Lock()
@@ -243,8 +240,13 @@ class MqttBridge:
         try:
             target.put_nowait((message, inbound))
         except queue.Full:
-            self._reject(inbound.printer_id, message.topic, "busy: too many requests waiting", None,
-                         self._response_route(message, inbound.printer_id))
+            pid = inbound.printer_id
+            rid = admission.peek_id(message.payload, self.config.mqtt.max_payload)
+            route, _ = self._response_route(message, pid)
+            if route is None and rid is not None:
+                route = Route(self.topics[pid].reply, printer_id=pid)
+            self._reject(pid, message.topic, f"busy: {self.config.mqtt.request_queue} requests are waiting "
+                         "(mqtt.request_queue); try again later", rid, route)
 
     # ------------------------------------------------------------------ workers
     def _work(self, q: queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]) -> None:
@@ -259,12 +261,13 @@ class MqttBridge:
 
     def _handle(self, message: InboundMessage, inbound: topics.Inbound) -> None:
         pid = inbound.printer_id
-        route = self._response_route(message, inbound.printer_id)
+        route, route_problem = self._response_route(message, pid)
         # Empty payloads never act; retained requests (replayed, or live under MQTT 5's
         # retain-as-published) are never executed: they could move a printer hours later.
-        problem = payloads.transport_problem(message.topic, message.payload, message.retain)
+        problem = admission.transport_problem(message.topic, message.payload, message.retain)
         if problem:
-            self._reject(pid, message.topic, problem, None, route)
+            self._reject(pid, message.topic, problem, admission.peek_id(message.payload, self.config.mqtt.max_payload),
+                         route)
             return
         if inbound.problem:
             self._reject(pid, message.topic, inbound.problem, None, route)
@@ -279,58 +282,67 @@ class MqttBridge:
             return
         if route is None and request.reply is not False and (request.request_id is not None or request.reply):
             route = Route(self.topics[pid].reply, printer_id=pid)
+        if route_problem:  # refused, and answered on B/reply instead of the refused topic
+            self._reject(pid, message.topic, route_problem, request.request_id,
+                         Route(self.topics[pid].reply, printer_id=pid) if request.request_id is not None else None)
+            return
         if inbound.kind == topics.SYSTEM and not self.config.system.mqtt_enabled:
             self._reject(pid, message.topic, "system commands over MQTT are disabled (system.mqtt_enabled)",
                          request.request_id, route)
             return
-        problem = payloads.age_problem(request.ts, time.time(), self.config.mqtt.max_command_age)
+        problem = admission.age_problem(request.ts, time.time(), self.config.mqtt.max_command_age)
         if problem:
             self._reject(pid, message.topic, problem, request.request_id, route)
             return
         if request.request_id is not None and self._duplicate(pid, request.request_id):
-            # QoS 1 redelivery (or a client retry): the first copy already ran and was answered.
+            # A QoS 1 redelivery: the first copy was accepted moments ago and answers for both.
             log.info("%s: dropped duplicate request id %r on %s", pid, request.request_id, message.topic)
-            self._event_rejected(pid, message.topic, f"duplicate id {request.request_id!r}: ignored",
+            self._event_rejected(pid, message.topic, f"duplicate id {request.request_id!r} within "
+                                 f"{self.config.mqtt.duplicate_window:g} s (mqtt.duplicate_window): ignored",
                                  request.request_id)
             return
-        self._dispatch(pid, message.topic, request, route)
+        if self._dispatch(pid, message.topic, request, route) and request.request_id is not None:
+            with self._seen_lock:
+                self._seen[pid].accepted(request.request_id, time.monotonic())
 
-    def _dispatch(self, pid: str, topic: str, request: ParsedRequest, route: Optional[Route]) -> None:
+    def _dispatch(self, pid: str, topic: str, request: ParsedRequest, route: Optional[Route]) -> bool:
+        """Run the request; False when it was refused (its id is then not remembered)."""
         if not self.registry.has(request.action):
             self._reject(pid, topic, f"{request.action} is not available yet in this version of mqttprint",
                          request.request_id, route)
-            return
+            return False
         try:
             result = self.registry.dispatch(Request(request.action, dict(request.args), pid, "mqtt"))
         except MqttprintError as exc:  # rejected, printer fault, link fault, a failed system command
             self._reject(pid, topic, str(exc) or type(exc).__name__, request.request_id, route)
-            return
+            return False
         except TimeoutError:  # the serial thread did not take the request in time (nothing was queued)
             self._reject(pid, topic, "the printer link did not accept the request in time", request.request_id, route)
-            return
+            return False
         except Exception as exc:  # a handler bug: answer, log the traceback, keep running
             log.exception("%s: %s failed", pid, request.action)
             self._reject(pid, topic, f"internal error: {exc}", request.request_id, route)
-            return
+            return False
         if route is None:
-            return
+            return True
         if result.handles:
             self._await_handles(route, request.request_id, result.handles)
         else:
             body = payloads.action_reply(request.request_id, request.action, _plain(result.data))
             self._send(route, body)
+        return True
 
     # ------------------------------------------------------------------ replies
-    def _response_route(self, message: InboundMessage, pid: str) -> Optional[Route]:
-        """The MQTT 5 ResponseTopic as a reply route, unless it is unusable or one of our own
-        request topics (a reply must never become a command for this or another printer)."""
+    def _response_route(self, message: InboundMessage, pid: str) -> tuple[Optional[Route], Optional[str]]:
+        """The MQTT 5 ResponseTopic as a reply route, or (None, why it is refused): under the base
+        topic only `B/reply[/...]`, never the discovery prefix (topics.response_topic_problem)."""
         topic = message.response_topic
         if not topic:
-            return None
-        if topics.has_wildcard(topic) or topics.is_own_inbound(self.base, topic, self.topics):
-            log.warning("ignoring unusable ResponseTopic %r on %s", topic, message.topic)
-            return None
-        return Route(topic, message.correlation_data, pid)
+            return None, None
+        problem = topics.response_topic_problem(self.base, self.config.homeassistant.prefix, pid, topic)
+        if problem:
+            return None, problem
+        return Route(topic, message.correlation_data, pid), None
 
     def _send(self, route: Route, body: Mapping[str, Any]) -> None:
         self.publisher.send(Publication(route.topic, payloads.encode(body), qos=1, retain=False,
@@ -376,15 +388,8 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ rejections
     def _duplicate(self, pid: str, request_id: Any) -> bool:
-        key = json.dumps(request_id)  # 1 and "1" are different ids
         with self._seen_lock:
-            seen = self._seen[pid]
-            if key in seen:
-                return True
-            seen[key] = None
-            if len(seen) > SEEN_IDS:
-                seen.popitem(last=False)
-        return False
+            return self._seen[pid].is_duplicate(request_id, time.monotonic())
 
     def _reject(self, pid: str, topic: str, error: str, request_id: Any, route: Optional[Route]) -> None:
         """A refused request: an error reply when it has a route, and always an event."""

@@ -17,8 +17,6 @@ from mqttprint.mqtt import topics
 from mqttprint.validation import JsonProblem, loads_strict
 from mqttprint.validation import control_char as _control_char
 
-#: `ts` values further in the future than this are refused (clock skew beyond reason).
-MAX_FUTURE_SKEW = 60.0
 #: Longest accepted request id (ids are echoed; they are not an upload channel).
 MAX_ID_LENGTH = 128
 #: Numeric ids and `ts` are bounded: a 400-digit number must be refused, not overflow a float.
@@ -40,8 +38,6 @@ JOB_KEYS: dict[str, tuple[str, ...]] = {"start": ("file",), "pause": ("action",)
 #: Why an empty payload is refused on every request topic.
 EMPTY_PAYLOAD = ("empty payload: nothing done (an empty message is how a retained message is cleared; "
                  "actions need an explicit payload such as PRESS, a command or JSON)")
-RETAINED = ("retained messages are never executed (publish requests without the retain flag; "
-            "clear a stored one with: mosquitto_pub -r -n -t '{topic}')")
 _EMERGENCY_RE = re.compile(r"^(M112|M108|M410|M524|M876 S\d{1,3})$")
 
 
@@ -68,20 +64,6 @@ class ParsedRequest:
 
 
 # ---------------------------------------------------------------------- inbound
-def transport_problem(topic: str, payload: bytes, retain: bool) -> Optional[str]:
-    """Why a message is refused before its payload is read, or None.
-
-    Empty payloads never act (they are how retained messages are cleared), and retained
-    messages are never executed, whether replayed at subscribe time or delivered live (under
-    MQTT 5 the gateway subscribes with retain-as-published, so the flag survives live delivery).
-    """
-    if not payload.strip():
-        return EMPTY_PAYLOAD
-    if retain:
-        return RETAINED.format(topic=topic)
-    return None
-
-
 def decode_text(payload: bytes, max_payload: int) -> str:
     """Bytes -> text: size limit first (never decode a huge payload), then strict UTF-8."""
     if len(payload) > max_payload:
@@ -101,12 +83,12 @@ def _load_json(text: str) -> Any:
     except JsonProblem as exc:
         doc = exc.document
         request_id = doc.get("id") if isinstance(doc, dict) and "duplicate key 'id'" not in str(exc) else None
-        raise PayloadError(str(exc), _plain_id(request_id)) from None
+        raise PayloadError(str(exc), plain_id(request_id)) from None
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"invalid JSON: {exc}") from None
 
 
-def _plain_id(value: Any) -> Any:
+def plain_id(value: Any) -> Any:
     """An id fit to echo in a refusal, or None (a refusal must never fail on its own id)."""
     try:
         return _check_id(value)
@@ -299,7 +281,7 @@ def parse_job(text: str) -> ParsedRequest:
             raise PayloadError(f"unknown job command {text.strip()[:40]!r} (one of {', '.join(JOB_VERBS)})")
         return ParsedRequest(f"job.{verb}", _job_defaults(verb, {}))
     obj = _json_object(text)
-    request_id = _plain_id(obj.get("id"))
+    request_id = plain_id(obj.get("id"))
     verb = _string(obj, "command", request_id, required=True)
     if verb not in JOB_VERBS:
         raise PayloadError(f"unknown job command {verb!r} (one of {', '.join(JOB_VERBS)})", request_id)
@@ -349,17 +331,6 @@ def parse_request(kind: str, text: str, source: Optional[str] = None, action: Op
     if kind == topics.SYSTEM and source and action:
         return parse_system(text, source, action)
     raise PayloadError(f"unsupported request topic kind {kind!r}")
-
-
-def age_problem(ts: Optional[float], now: float, max_age: float) -> Optional[str]:
-    """Why a request stamped `ts` is refused at `now`, or None. `max_age` 0 disables the age limit."""
-    if ts is None:
-        return None
-    if ts - now > MAX_FUTURE_SKEW:
-        return f"'ts' is {ts - now:.0f} s in the future (clock skew over {MAX_FUTURE_SKEW:.0f} s)"
-    if max_age > 0 and now - ts > max_age:
-        return f"command is {now - ts:.1f} s old; the limit is {max_age:g} s (mqtt.max_command_age)"
-    return None
 
 
 # ---------------------------------------------------------------------- outbound
@@ -489,3 +460,4 @@ def error_reply(request_id: Any, error: str, command: Optional[str] = None) -> d
         out["lines"] = []
     out.update({"ok": False, "error": error})
     return out
+

@@ -191,3 +191,28 @@ def parse_inbound(base: str, topic: str, printer_ids: Iterable[str]) -> Optional
 def is_own_inbound(base: str, topic: str, printer_ids: Iterable[str]) -> bool:
     """Whether `topic` is one of this gateway's request topics (never a valid reply target)."""
     return parse_inbound(base, topic, printer_ids) is not None
+
+
+def reply_namespace(base: str, printer_id: str) -> str:
+    """Where a MQTT 5 ResponseTopic under the base topic may point: `B/reply` and below it."""
+    return f"{base}/{printer_id}/reply"
+
+
+def response_topic_problem(base: str, discovery_prefix: str, printer_id: str, topic: str) -> Optional[str]:
+    """Why a request's MQTT 5 ResponseTopic is refused, or None.
+
+    Replies must never land on the gateway's own topics (`B/status`, `<base>/availability`, a
+    request topic, ...) nor on Home Assistant's discovery topics: that would overwrite the
+    gateway's state, or turn a reply into a command, with the gateway's own broker rights. Under
+    the base topic only the reply namespace `B/reply[/...]` is allowed.
+    """
+    if not topic or has_wildcard(topic) or topic.startswith("$"):
+        return f"ResponseTopic {topic[:80]!r} is not a topic a reply can be published to"
+    replies = reply_namespace(base, printer_id)
+    if topic == replies or topic.startswith(replies + "/"):
+        return None
+    for root in (base, discovery_prefix):
+        if topic == root or topic.startswith(root + "/"):
+            return (f"ResponseTopic {topic[:80]!r} is under {root}/ (the gateway's own topics); use a topic "
+                    f"of your own, or {replies}/<anything>")
+    return None

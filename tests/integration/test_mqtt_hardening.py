@@ -5,6 +5,7 @@ and connection requests cannot name a port of their own."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -111,3 +112,73 @@ def test_connection_request_cannot_name_a_port(env: tuple[Any, str, Watcher, Pat
         listener.settimeout(0)
         with pytest.raises(BlockingIOError):
             listener.accept()
+
+
+def test_huge_ts_is_refused_with_the_id(env: tuple[Any, str, Watcher, Path]) -> None:
+    """A 400-digit `ts` raised OverflowError: no reply, no event (issue 12 item 6)."""
+    gw, base, w, _ = env
+    w.publish(f"{base}/p1/command", b'{"command": "M117 TS", "id": "big-ts", "ts": ' + b"9" * 400 + b"}")
+    reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "big-ts")
+    assert reply["ok"] is False and "'ts'" in reply["error"]
+    w.wait_json(f"{base}/p1/event/CommandRejected", lambda d: d["id"] == "big-ts")
+
+
+def test_refused_id_can_be_retried(env: tuple[Any, str, Watcher, Path]) -> None:
+    gw, base, w, _ = env
+    w.publish(f"{base}/p1/command", {"command": "M110 N5", "id": "retry-me"})  # refused by the service
+    w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "retry-me" and d["ok"] is False)
+    w.publish(f"{base}/p1/command", {"command": "M114", "id": "retry-me"})
+    assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "retry-me" and d.get("ok") is True)
+
+
+@pytest.mark.parametrize("response_topic", ["{base}/p1/status", "{base}/availability", "homeassistant/status"])
+def test_response_topic_on_own_topics_refused(env: tuple[Any, str, Watcher, Path], response_topic: str) -> None:
+    gw, base, w, _ = env
+    topic = response_topic.format(base=base)
+    rid = f"rt-{topic}"
+    before = len(w.messages(topic))
+    w.publish(f"{base}/p1/command", {"command": "M117 RT", "id": rid}, response_topic=topic, correlation_data=b"c")
+    reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == rid)
+    assert reply["ok"] is False and "ResponseTopic" in reply["error"]
+    assert not any(m.correlation_data == b"c" for m in w.messages(topic)[before:])
+
+
+def test_fixed_id_answers_again_after_the_window(broker: Any) -> None:
+    """The HA script example uses one fixed id: every run must get its reply (issue 12 item 9)."""
+    base = unique_base()
+    window = 0.3
+    with running_gateway(broker, base, mqtt={"duplicate_window": window}):
+        w = Watcher(broker, [f"{base}/p1/reply"])
+        try:
+            for run in range(2):
+                w.publish(f"{base}/p1/command", {"command": "M114", "id": "ha-m114"})
+                w.wait_for(f"{base}/p1/reply", after=run)
+                time.sleep(window)  # the window is a duration by definition: let it pass
+            assert len(w.messages(f"{base}/p1/reply")) == 2
+        finally:
+            w.close()
+
+
+def test_every_busy_refusal_carries_its_id(broker: Any, tmp_path: Path) -> None:
+    """Requests beyond mqtt.request_queue are refused, each with its own id (issue 12 item 8)."""
+    gate = tmp_path / "open"
+    # The system lane runs one command at a time; this one holds it until the test opens the gate.
+    wait = {"action": "wait", "name": "Wait", "command": f"sh -c 'while [ ! -e {gate} ]; do sleep 0.01; done'"}
+    base = unique_base()
+    with running_gateway(broker, base, mqtt={"request_queue": 2}, system={"actions": [wait]}):
+        w = Watcher(broker, [f"{base}/p1/reply"])
+        try:
+            ids = [f"burst-{i}" for i in range(12)]
+            for rid in ids:
+                w.publish(f"{base}/p1/system/custom/wait", {"id": rid})
+            # one runs, two wait in the queue: at least nine are refused at once, each with its id
+            busy = wait_for(lambda: (lambda b: b if len(b) >= 9 else None)(
+                [m.json() for m in w.messages(f"{base}/p1/reply") if "busy" in (m.json()["error"] or "")]),
+                what="nine busy refusals")
+            assert {b["id"] for b in busy} <= set(ids) and len({b["id"] for b in busy}) == len(busy)
+            gate.touch()
+            wait_for(lambda: {m.json()["id"] for m in w.messages(f"{base}/p1/reply")} == set(ids),
+                     what="a reply for every request")
+        finally:
+            gate.touch()
+            w.close()

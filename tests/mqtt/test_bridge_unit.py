@@ -10,7 +10,7 @@ import pytest
 
 from mqttprint.config import parse_config
 from mqttprint.mqtt import topics
-from mqttprint.mqtt.bridge import MqttBridge, SEEN_IDS
+from mqttprint.mqtt.bridge import MqttBridge
 from mqttprint.mqtt.client import InboundMessage
 from mqttprint.mqtt.publisher import Publication
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
@@ -127,15 +127,26 @@ def test_retained_refused() -> None:
     assert "retained" in event["error"]
 
 
-def test_duplicates_remembered_within_window() -> None:
+def test_duplicates_dropped_only_after_acceptance() -> None:
     h = Harness()
-    for i in range(SEEN_IDS + 1):
-        h.deliver("command", json.dumps({"command": "G28", "id": i}))
-    assert len(h.calls) == SEEN_IDS + 1
-    h.deliver("command", json.dumps({"command": "G28", "id": SEEN_IDS}))  # recent: dropped
-    assert len(h.calls) == SEEN_IDS + 1
-    h.deliver("command", json.dumps({"command": "G28", "id": 0}))  # forgotten: runs again
-    assert len(h.calls) == SEEN_IDS + 2
+    h.deliver("command", json.dumps({"command": "G28", "id": 7}))
+    h.deliver("command", json.dumps({"command": "G28", "id": 7}))  # a QoS 1 redelivery: dropped
+    assert len(h.calls) == 1
+    (event,) = h.published("b/p1/event/CommandRejected")
+    assert event["id"] == 7 and "duplicate" in event["error"]
+    # A refused id is never remembered: the corrected retry runs (issue 12 item 9).
+    h.fail = InvalidCommand("bad line")
+    h.deliver("command", json.dumps({"command": "G28", "id": "retry"}))
+    h.fail = None
+    h.deliver("command", json.dumps({"command": "G28", "id": "retry"}))
+    assert [c.args for c in h.calls[1:]] == [{"command": "G28"}]
+
+
+def test_duplicate_window_zero_remembers_nothing() -> None:
+    h = Harness(duplicate_window=0)
+    for _ in range(3):
+        h.deliver("command", json.dumps({"command": "G28", "id": "ha-m114"}))
+    assert len(h.calls) == 3
 
 
 def test_action_without_handles_replies_at_once() -> None:
@@ -152,14 +163,35 @@ def test_missing_actions_not_available() -> None:
     assert "not available yet" in json.loads(h.sent[0].payload)["error"]
 
 
-def test_wildcard_response_topic_ignored() -> None:
+@pytest.mark.parametrize("response_topic", ["r/#", "b/p1/status", "b/availability", "b/p1/command", "b/p2/reply",
+                                            "homeassistant/device/mqttprint_p1/config", "$SYS/x"])
+def test_unsafe_response_topic_refused(response_topic: str) -> None:
+    """Replies must never overwrite the gateway's own topics or HA discovery (issue 12 item 10)."""
     h = Harness()
-    h.deliver("command", "G28", response_topic="r/#", correlation=b"c")
+    h.deliver("command", json.dumps({"command": "G28", "id": "rt"}), response_topic=response_topic, correlation=b"c")
+    assert h.calls == []
+    assert not [p for p in h.sent if p.topic == response_topic]
+    (reply,) = h.published("b/p1/reply")
+    assert reply["id"] == "rt" and reply["ok"] is False and "ResponseTopic" in reply["error"]
+    (event,) = h.published("b/p1/event/CommandRejected")
+    assert event["id"] == "rt"
+
+
+@pytest.mark.parametrize("response_topic", ["b/p1/reply", "b/p1/reply/client-7", "replies/me", "b2/x"])
+def test_reply_namespace_and_foreign_topics_allowed(response_topic: str) -> None:
+    h = Harness()
+    h.deliver("command", "G28", response_topic=response_topic, correlation=b"c")
     _finish(h.handles[0])
-    assert [p for p in h.sent if p.topic.startswith("r/")] == []
+    assert [p.correlation_data for p in h.sent if p.topic == response_topic] == [b"c"]
 
 
-def test_max_command_age_zero_disables_check() -> None:
-    h = Harness(max_command_age=0)
-    h.deliver("command", json.dumps({"command": "G28", "ts": 1000.0}))
-    assert len(h.calls) == 1
+def test_busy_refusal_carries_the_id() -> None:
+    h = Harness(request_queue=1)
+    lane = h.bridge._lanes["p1"]
+    lane.put_nowait(None)  # the worker threads are not started: the lane stays full
+    message = InboundMessage("b/p1/command", json.dumps({"command": "M105", "id": "q2"}).encode(), 1, False)
+    h.bridge._on_message(message)
+    (reply,) = h.published("b/p1/reply")
+    assert reply == {"id": "q2", "ok": False, "error": reply["error"]} and "mqtt.request_queue" in reply["error"]
+    (event,) = h.published("b/p1/event/CommandRejected")
+    assert event["id"] == "q2"

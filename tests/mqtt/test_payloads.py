@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mqttprint.mqtt import payloads
+from mqttprint.mqtt import admission, payloads
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.protocol.replies import HeaterReading
 
@@ -196,12 +196,12 @@ def test_parse_request_dispatch() -> None:
 
 
 def test_age_problem() -> None:
-    assert payloads.age_problem(None, 1000.0, 30) is None
-    assert payloads.age_problem(990.0, 1000.0, 30) is None
-    assert "old" in (payloads.age_problem(960.0, 1000.0, 30) or "")
-    assert "future" in (payloads.age_problem(1100.0, 1000.0, 30) or "")
-    assert payloads.age_problem(1050.0, 1000.0, 30) is None
-    assert payloads.age_problem(1.0, 1000.0, 0) is None  # 0 disables the age limit
+    assert admission.age_problem(None, 1000.0, 30) is None
+    assert admission.age_problem(990.0, 1000.0, 30) is None
+    assert "old" in (admission.age_problem(960.0, 1000.0, 30) or "")
+    assert "future" in (admission.age_problem(1100.0, 1000.0, 30) or "")
+    assert admission.age_problem(1050.0, 1000.0, 30) is None
+    assert admission.age_problem(1.0, 1000.0, 0) is None  # 0 disables the age limit
 
 
 # ---------------------------------------------------------------------- outbound
