@@ -76,11 +76,14 @@ def test_mqtt5_request_error_reply_goes_to_response_topic(env: tuple[Any, str, W
     assert len(executed(gw)) == before
 
 
-def test_response_topic_that_is_a_request_topic_is_ignored(env: tuple[Any, str, Watcher]) -> None:
+def test_response_topic_that_is_a_request_topic_is_refused(env: tuple[Any, str, Watcher]) -> None:
     gw, base, w = env
+    before = len(executed(gw))
     w.publish(f"{base}/p1/command", {"command": "M114", "id": "loop"}, response_topic=f"{base}/p1/command")
-    # The unusable ResponseTopic is dropped; the id still routes the reply to B/reply.
-    assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "loop")["ok"] is True
+    # A reply there would become a request: the request is refused, the refusal goes to B/reply.
+    reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "loop")
+    assert reply["ok"] is False and "ResponseTopic" in reply["error"]
+    assert "M114" not in executed(gw)[before:]
 
 
 def test_unknown_gcode_reply_carries_the_firmware_line(env: tuple[Any, str, Watcher]) -> None:
