@@ -35,13 +35,13 @@ from typing import Any, Optional, Sequence
 
 from mqttprint import __version__
 from mqttprint.mqtt import topics
-from mqttprint.protocol.states import PrinterState
+from mqttprint.protocol.states import PrinterState, is_closed
 
 #: Origin `support_url` shown by Home Assistant; omitted while the project has no public home.
 SUPPORT_URL: Optional[str] = None
 
 #: Link states in which the printer's entities are unavailable (nothing to show or control).
-OFFLINE_STATES = (PrinterState.OFFLINE.text, PrinterState.OFFLINE_AFTER_ERROR.text)
+OFFLINE_STATES = tuple(state.text for state in PrinterState if is_closed(state))
 
 #: Core system commands as Home Assistant's OctoPrint integration shows them: name, device class.
 CORE_BUTTONS = {"shutdown": ("Shutdown System", None), "reboot": ("Reboot System", "restart"),

@@ -45,15 +45,18 @@ from mqttprint.protocol.replies import FirmwareInfo
 from mqttprint.protocol.rewind import ResendTracker
 from mqttprint.protocol.sendqueue import Command, History, InFlight, JobSource, Lanes, Window
 from mqttprint.protocol.states import (
-    JOB_ACTIVE_STATES,
+    AFTER_DRAIN_SCRIPT_STATES,
+    JOB_PROGRESS,
     OPERATIONAL_STATES,
+    JobCondition,
     PrinterState,
     Trigger,
-    can,
+    allowed,
     next_state,
 )
 
 S = PrinterState
+C = JobCondition
 
 #: Tag of commands that belong to the running job (pause/resume/cancel scripts).
 JOB_SCRIPT_TAG = "job-script"
@@ -127,14 +130,7 @@ class Engine:
         Raises InvalidCommand for malformed lines (or emergency codes, which go through
         `emergency()`), NotOperational when the printer cannot take commands.
         """
-        line = gcode.validate_command(text)
-        if not line:
-            raise InvalidCommand("empty command (comments and blank lines are not sent)")
-        code = gcode.code_key(line)
-        if code in gcode.EMERGENCY_CODES:
-            raise InvalidCommand(f"{code} is an emergency command: use emergency()")
-        if code == "M110":
-            raise InvalidCommand("M110 (line numbers) is managed by the gateway")
+        line, code = gcode.queueable(text)
         if not internal and self.state not in OPERATIONAL_STATES:
             raise NotOperational(f"printer is not operational ({self.state.text})")
         command = Command(next(self._ids), line, priority, code, internal=internal, tag=tag)
@@ -147,10 +143,7 @@ class Engine:
             raise NotOperational(f"printer is not operational ({self.state.text})")
         commands = []
         for text in lines:
-            line = gcode.validate_command(text)
-            code = gcode.code_key(line)
-            if not line or code in gcode.EMERGENCY_CODES or code == "M110":
-                raise InvalidCommand(f"{text!r} cannot be queued")
+            line, code = gcode.queueable(text)
             commands.append(Command(next(self._ids), line, priority, code))
         for command in commands:
             self.lanes.add(command)
@@ -178,7 +171,7 @@ class Engine:
             if connected:
                 out += framing.encode_numbered(self._next_line, "M112")
                 self._next_line += 1
-                for tool in range(self._extruder_count()):
+                for tool in range(self.firmware.extruder_count if self.firmware else 1):
                     out += framing.encode_plain(f"M104 T{tool} S0")
                 out += framing.encode_plain("M140 S0")
             command.finished = True
@@ -186,7 +179,7 @@ class Engine:
             reason = "Emergency stop (M112) sent: the firmware is halted; reconnect to reset it"
             self._fail_job(now, JobOutcome.FAILED, "emergency stop")
             self._fail_all(now, "emergency stop")
-            if can(self.state, Trigger.FATAL):
+            if allowed(self.state, Trigger.FATAL):
                 self.transition(Trigger.FATAL, now, reason)
             return command.command_id, bytes(out)
         if connected:
@@ -208,7 +201,7 @@ class Engine:
 
     def pause(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Stop feeding job lines; once the job's lines in flight are acknowledged, run `script`."""
-        if not can(self.state, Trigger.PAUSE):
+        if not allowed(self.state, Trigger.PAUSE):
             raise NotOperational(f"cannot pause while {self.state.text}")
         self.transition(Trigger.PAUSE, now)
         self.stream.run_after_drain(script)
@@ -216,7 +209,7 @@ class Engine:
 
     def resume(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Run `script`, then continue the job from the exact next line."""
-        if not can(self.state, Trigger.RESUME):
+        if not allowed(self.state, Trigger.RESUME):
             raise NotOperational(f"cannot resume while {self.state.text}")
         self.transition(Trigger.RESUME, now)
         self._queue_script(script, now)
@@ -224,7 +217,7 @@ class Engine:
 
     def cancel(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Stop feeding and drop the job's pending lines; then run `script` and end the job."""
-        if not can(self.state, Trigger.CANCEL):
+        if not allowed(self.state, Trigger.CANCEL):
             raise NotOperational(f"cannot cancel while {self.state.text}")
         self.transition(Trigger.CANCEL, now)
         self.stream.forget_peeked()
@@ -232,6 +225,10 @@ class Engine:
             self.finish(command, False, "job cancelled", now)
         self.stream.run_after_drain(script)
         self._check_job_progress(now)
+
+    def allowed(self, trigger: Trigger) -> bool:
+        """Whether the transition table allows `trigger` in the current state."""
+        return allowed(self.state, trigger)
 
     @property
     def job(self) -> Optional[JobSource]:
@@ -385,7 +382,7 @@ class Engine:
         """The printer cannot go on: end the job, fail every command, state Error."""
         self._fail_job(now, JobOutcome.FAILED, reason)
         self._fail_all(now, reason)
-        if can(self.state, Trigger.FATAL):
+        if allowed(self.state, Trigger.FATAL):
             self.transition(Trigger.FATAL, now, reason)
 
     def firmware_rebooted(self, now: float) -> None:
@@ -424,12 +421,6 @@ class Engine:
             self._check_job_progress(now)
 
     # ------------------------------------------------------------------ private helpers
-    def _extruder_count(self) -> int:
-        try:
-            return max(1, int((self.firmware.fields.get("EXTRUDER_COUNT", "1") if self.firmware else "1")))
-        except ValueError:
-            return 1
-
     def _reset_link(self, now: float, reason: str) -> None:
         """Forget everything about the wire (new connection or firmware reboot)."""
         self._fail_all(now, reason)
@@ -468,29 +459,26 @@ class Engine:
             self._events.append(JobEnded(name, outcome, reason, self.stream.lines_sent))
 
     def _check_job_progress(self, now: float) -> None:
-        """Advance Pausing/Resuming/Cancelling/Finishing once the job's lines in flight are acked."""
+        """Take the job's automatic moves (`states.JOB_PROGRESS`) whose conditions now hold."""
         stream = self.stream
-        if stream.source is None or self.state not in JOB_ACTIVE_STATES:
+        step = JOB_PROGRESS.get(self.state)
+        if stream.source is None or step is None:
+            return
+        if self.state in AFTER_DRAIN_SCRIPT_STATES and stream.drained:
+            self._queue_script(stream.take_after_drain(), now)
+        conditions, trigger = step
+        holds = {C.SOURCE_DONE: stream.at_end, C.LINES_DRAINED: stream.drained, C.SCRIPTS_DONE: stream.scripts_done}
+        if not all(holds[condition] for condition in conditions):
             return
         name = stream.source.name
-        drained = stream.drained
-        if self.state is S.PAUSING and drained:
-            self.transition(Trigger.PAUSE_DONE, now)
-            self._queue_script(stream.take_after_drain(), now)
+        self.transition(trigger, now)
+        if trigger is Trigger.JOB_EOF:
+            self._check_job_progress(now)  # Finishing may already be drained
+        elif trigger is Trigger.PAUSE_DONE:
             self._events.append(JobPaused(name))
-        elif self.state is S.RESUMING and stream.scripts_done:
-            self.transition(Trigger.RESUME_DONE, now)
+        elif trigger is Trigger.RESUME_DONE:
             self._events.append(JobResumed(name))
-        elif self.state is S.CANCELLING and drained:
-            self._queue_script(stream.take_after_drain(), now)
-            if stream.scripts_done:
-                self.transition(Trigger.CANCEL_DONE, now)
-                stream.end()
-                self._events.append(JobEnded(name, JobOutcome.CANCELLED, "cancelled", stream.lines_sent))
-        elif self.state in (S.STARTING, S.PRINTING) and stream.at_end:
-            self.transition(Trigger.JOB_EOF, now)
-            self._check_job_progress(now)
-        elif self.state is S.FINISHING and drained:
-            self.transition(Trigger.JOB_DONE, now)
+        else:
+            outcome, reason = (JobOutcome.CANCELLED, "cancelled") if trigger is Trigger.CANCEL_DONE else (JobOutcome.DONE, "")
             stream.end()
-            self._events.append(JobEnded(name, JobOutcome.DONE, "", stream.lines_sent))
+            self._events.append(JobEnded(name, outcome, reason, stream.lines_sent))

@@ -133,6 +133,29 @@ def validate_command(line: str) -> str:
     return text
 
 
+def refuse_reserved(line: str) -> str:
+    """The line's code, or InvalidCommand for M110: the gateway owns the line numbers (the one
+    place this refusal is written; the runtime checks whole payloads with it before queueing)."""
+    code = code_key(line)
+    if code == "M110":
+        raise InvalidCommand("M110 (line numbers) is managed by the gateway")
+    return code
+
+
+def queueable(text: str) -> tuple[str, str]:
+    """Validate one command for the send queue: (normalised line, code key), or InvalidCommand.
+
+    Empty (comment-only) lines, M110 and emergency codes (they take `Engine.emergency()`) are refused.
+    """
+    line = validate_command(text)
+    if not line:
+        raise InvalidCommand("empty command (comments and blank lines are not sent)")
+    code = refuse_reserved(line)
+    if code in EMERGENCY_CODES:
+        raise InvalidCommand(f"{code} is an emergency command: use emergency()")
+    return line, code
+
+
 def split_commands(text: str) -> list[str]:
     """Split a multi-line payload into validated, non-empty command lines (or raise InvalidCommand)."""
     if not isinstance(text, str):

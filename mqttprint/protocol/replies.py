@@ -88,6 +88,14 @@ class FirmwareInfo:
     fields: Mapping[str, str]
     capabilities: tuple[Capability, ...] = ()
 
+    @property
+    def extruder_count(self) -> int:
+        """EXTRUDER_COUNT (at least 1; 1 when missing or malformed)."""
+        try:
+            return max(1, int(self.fields.get("EXTRUDER_COUNT", "1")))
+        except ValueError:
+            return 1
+
 
 @dataclass(frozen=True, slots=True)
 class Ok:

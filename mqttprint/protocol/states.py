@@ -1,5 +1,10 @@
 """Printer connection/job states: one enum, one transition table, OctoPrint's text and flags derived.
 
+The rulebook: `TRANSITIONS` says which trigger moves which state (the job's pause/resume/cancel
+included), `JOB_PROGRESS` says when the engine takes the job's automatic moves, and `allowed()`
+answers every "may I?" question. Callers outside `protocol/` ask these functions (or
+`job_rules`), never a set of states of their own.
+
 Pure; stdlib only.
 """
 
@@ -118,15 +123,57 @@ def next_state(state: PrinterState, trigger: Trigger) -> PrinterState:
         raise IllegalTransition(f"{trigger.value} is not allowed while {state.text}") from None
 
 
-def can(state: PrinterState, trigger: Trigger) -> bool:
-    """Whether `trigger` is allowed in `state`."""
+def allowed(state: PrinterState, trigger: Trigger) -> bool:
+    """Whether `trigger` is allowed in `state` (e.g. `allowed(state, Trigger.OPEN)`: may connect)."""
     return (state, trigger) in TRANSITIONS
+
+
+class JobCondition(enum.Enum):
+    """What the engine waits for before a job state moves on by itself."""
+
+    SOURCE_DONE = "source_done"  # every line of the job file was written
+    LINES_DRAINED = "lines_drained"  # no job line is in flight (each was acknowledged)
+    SCRIPTS_DONE = "scripts_done"  # no pause/resume/cancel script line is queued or in flight
+
+
+C = JobCondition
+
+#: The job's automatic moves: state -> (conditions that must all hold, trigger to take).
+#: In Pausing and Cancelling the pause/cancel script is queued once the lines are drained
+#: (`AFTER_DRAIN_SCRIPT_STATES`), so Cancelling ends only after its script was acknowledged.
+JOB_PROGRESS: Mapping[PrinterState, tuple[frozenset[JobCondition], Trigger]] = MappingProxyType({
+    S.STARTING: (frozenset({C.SOURCE_DONE}), T.JOB_EOF),
+    S.PRINTING: (frozenset({C.SOURCE_DONE}), T.JOB_EOF),
+    S.PAUSING: (frozenset({C.LINES_DRAINED}), T.PAUSE_DONE),
+    S.RESUMING: (frozenset({C.SCRIPTS_DONE}), T.RESUME_DONE),
+    S.CANCELLING: (frozenset({C.LINES_DRAINED, C.SCRIPTS_DONE}), T.CANCEL_DONE),
+    S.FINISHING: (frozenset({C.LINES_DRAINED}), T.JOB_DONE),
+})
+#: States whose after-drain script (pause script, cancel script) is queued once no job line is in flight.
+AFTER_DRAIN_SCRIPT_STATES = frozenset({S.PAUSING, S.CANCELLING})
 
 
 OPERATIONAL_STATES = frozenset((S.OPERATIONAL,) + _JOB_STATES)
 PRINTING_STATES = frozenset((S.STARTING, S.PRINTING, S.CANCELLING, S.PAUSING, S.RESUMING, S.FINISHING))
 BUSY_STATES = PRINTING_STATES | {S.PAUSED}
 JOB_ACTIVE_STATES = frozenset(_JOB_STATES)
+
+
+
+def is_operational(state: PrinterState) -> bool:
+    """The printer takes commands (connected, handshake done; a job may run)."""
+    return state in OPERATIONAL_STATES
+
+
+def is_job_active(state: PrinterState) -> bool:
+    """OctoPrint's "active print job": starting, printing, pausing, paused, resuming, cancelling or finishing."""
+    return state in JOB_ACTIVE_STATES
+
+
+def is_closed(state: PrinterState) -> bool:
+    """No connection exists (OctoPrint's /api/connection says "Closed")."""
+    return state in (S.OFFLINE, S.OFFLINE_AFTER_ERROR)
+
 
 FLAG_NAMES = (
     "operational",

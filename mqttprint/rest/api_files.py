@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from mqttprint.protocol.errors import InvalidCommand
-from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, Upload, require_permission
+from mqttprint.protocol.job_rules import JobRequest
+from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, Upload, require_allowed, require_permission
 from mqttprint.rest.validation import ApiError, is_true, json_command
 from mqttprint.runtime.file_store import EXTENSIONS, sanitize_name
 
@@ -166,21 +167,18 @@ def _select(call: Call, name: str, data: Mapping[str, Any]) -> Reply:
     require_permission(call, "FILES_SELECT")
     name = canonical(name)  # "current" names no stored file
     _stored(call, name)  # 404 before the state checks, as in OctoPrint
-    if not call.snapshot().flags["ready"]:
-        raise ApiError(409, "Printer is already printing, cannot select a new file")
+    require_allowed(call, JobRequest.SELECT)
     start = is_true(data.get("print"))
     if start:
         require_permission(call, "PRINT")
-        if not call.snapshot().operational:
-            raise ApiError(409, "Printer is not operational, cannot directly start printing")
+        require_allowed(call, JobRequest.PRINT_SELECTED)
     call.dispatch("files.select", {"name": name, "print": start})
     return NO_CONTENT
 
 
 def _unselect(call: Call, name: str) -> Reply:
     require_permission(call, "FILES_SELECT")
-    if not call.snapshot().flags["ready"]:
-        raise ApiError(409, "Printer is already printing, cannot unselect current file")
+    require_allowed(call, JobRequest.UNSELECT)
     current = call.dispatch("job.status", {}).data["job"]["file"]["name"]
     if current is None:
         raise ApiError(409, "Cannot unselect current file when there is no file selected")

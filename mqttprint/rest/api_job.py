@@ -1,17 +1,18 @@
 """The job: GET /api/job (status) and POST /api/job (start, restart, pause, cancel), octoprint.md 1.5.
 
 POST /api/job keeps OctoPrint's check order: 409 `Printer is not operational` before the body is
-read, then 400 `command is invalid`, then the PRINT permission (403), then the per-command 409s.
-The work is done by the registry's "job.*" actions, which MQTT shares.
+read, then 400 `command is invalid`, then the PRINT permission (403), then the per-command 409s
+(their rules and texts are `protocol.job_rules`; REST only asks them in OctoPrint's order). The
+work is done by the registry's "job.*" actions, which MQTT shares.
 """
 
 from __future__ import annotations
 
 import time
 
-from mqttprint.protocol.states import JOB_ACTIVE_STATES, PrinterState
+from mqttprint.protocol.job_rules import JobRequest
 from mqttprint.rest import shapes
-from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, require_operational, require_permission
+from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, require_allowed, require_operational, require_permission
 from mqttprint.rest.validation import ApiError, json_command
 
 PAUSE_ACTIONS = ("pause", "resume", "toggle")
@@ -25,14 +26,8 @@ def job_state(call: Call) -> Reply:
     return Reply(200, shapes.job(call.snapshot(), time.time()))
 
 
-def _active(call: Call) -> bool:
-    """OctoPrint's "active print job": printing (incl. starting, pausing, cancelling, ...) or paused."""
-    return call.snapshot().state in JOB_ACTIVE_STATES
-
-
 def _start(call: Call) -> None:
-    if _active(call):
-        raise ApiError(409, "Printer already has an active print job, did you mean 'restart'?")
+    require_allowed(call, JobRequest.START)
     try:
         call.dispatch("job.start", {})
     except ApiError as exc:
@@ -42,22 +37,19 @@ def _start(call: Call) -> None:
 
 
 def _restart(call: Call) -> None:
-    if call.snapshot().state is not PrinterState.PAUSED:
-        raise ApiError(409, "Printer does not have an active print job or is not paused")
+    require_allowed(call, JobRequest.RESTART)
     call.dispatch("job.restart", {})
 
 
 def _pause(call: Call, action: object) -> None:
-    if not _active(call):
-        raise ApiError(409, "Printer is neither printing nor paused, 'pause' command cannot be performed")
+    require_allowed(call, JobRequest.PAUSE)
     if not isinstance(action, str) or action not in PAUSE_ACTIONS:
         raise ApiError(400, "Unknown action")
     call.dispatch("job.pause", {"action": action})
 
 
 def _cancel(call: Call) -> None:
-    if not _active(call):
-        raise ApiError(409, "Printer is neither printing nor paused, 'cancel' command cannot be performed")
+    require_allowed(call, JobRequest.CANCEL)
     call.dispatch("job.cancel", {})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mqttprint.protocol.states import PrinterState
+from mqttprint.protocol.states import Trigger, allowed
 from mqttprint.rest import shapes
 from mqttprint.rest.auth import login_dict, user_dict
 from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route
@@ -19,7 +19,6 @@ from mqttprint.runtime.port_detect import allowed_ports
 #: States from which `connect` (re)opens the port. Anywhere else a connection exists, and
 #: OctoPrint silently ignores connect (octoprint.md Appendix B.3) — which also keeps a stray
 #: "connect" from killing a running print.
-RECONNECTABLE = (PrinterState.OFFLINE, PrinterState.OFFLINE_AFTER_ERROR, PrinterState.ERROR)
 
 
 def version(call: Call) -> Reply:
@@ -117,7 +116,7 @@ def connection_command(call: Call) -> Reply:
     command = json_command(data, {"connect": (), "disconnect": (), "fake_ack": ()})
     if command == "connect":
         args = _connect_args(call, data)
-        if call.snapshot().state in RECONNECTABLE:
+        if allowed(call.snapshot().state, Trigger.OPEN):  # offline or in error: (re)connect
             call.dispatch("connection.connect", args)
     elif command == "disconnect":
         call.dispatch("connection.disconnect", {})

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Callable, Mapping, Optional
 from mqttprint.config import Config
 from mqttprint.printer.model import PrinterSnapshot
 from mqttprint.protocol.errors import CommandRejected, InvalidCommand, LinkFault, NotOperational, PrinterFault
+from mqttprint.protocol.job_rules import JobRequest, refusal
 from mqttprint.rest.appkeys import AppKeyStore
 from mqttprint.rest.auth import Authenticator, Principal
 from mqttprint.rest.history import TemperatureHistory
@@ -167,6 +168,14 @@ def require_operational(call: Call, message: str = "Printer is not operational")
     if not snapshot.operational:
         raise ApiError(409, message)
     return snapshot
+
+
+def require_allowed(call: Call, request: JobRequest) -> None:
+    """409 with the rulebook's text unless the printer's state allows `request` (REST asks early
+    only where OctoPrint's order of checks puts the 409 before other checks)."""
+    message = refusal(request, call.snapshot().state)
+    if message is not None:
+        raise ApiError(409, message)
 
 
 def require_permission(call: Call, permission: str, message: str = FORBIDDEN_TEXT) -> None:

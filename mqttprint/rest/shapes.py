@@ -15,7 +15,7 @@ from mqttprint import __version__
 from mqttprint.config import WebcamConfig
 from mqttprint.printer.model import PrinterSnapshot
 from mqttprint.protocol.replies import HeaterReading
-from mqttprint.protocol.states import PrinterState
+from mqttprint.protocol.states import is_closed
 
 #: The OctoPrint release whose API this shim reproduces.
 OCTOPRINT_VERSION = "1.11.8"
@@ -100,7 +100,7 @@ def state(snapshot: PrinterSnapshot) -> dict[str, Any]:
 def connection_state(snapshot: PrinterSnapshot) -> str:
     """GET /api/connection says "Closed" when no connection exists, where /api/printer says
     "Offline" or "Offline after error" (octoprint.md Appendix B.2)."""
-    if snapshot.state in (PrinterState.OFFLINE, PrinterState.OFFLINE_AFTER_ERROR):
+    if is_closed(snapshot.state):
         return "Closed"
     return snapshot.state_text
 

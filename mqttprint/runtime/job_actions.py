@@ -13,7 +13,8 @@ from typing import Any, Optional
 
 from mqttprint.config import Config
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
-from mqttprint.protocol.states import BUSY_STATES, JOB_ACTIVE_STATES
+from mqttprint.protocol.job_rules import JobRequest, refusal
+from mqttprint.protocol.states import is_job_active
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, NotFound, Request, arg_bool, arg_str
 from mqttprint.runtime.file_store import FileStore, StoredFile, sanitize_name
@@ -44,7 +45,7 @@ class JobsService:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             for jobs in self.jobs.values():
-                if jobs.printer.snapshot().state in JOB_ACTIVE_STATES:
+                if is_job_active(jobs.printer.snapshot().state):
                     try:
                         jobs.publish_progress()
                     except Exception:  # a progress hiccup must never stop the ticker
@@ -52,7 +53,7 @@ class JobsService:
 
     def in_use(self, name: str) -> bool:
         """Whether a file is the selected file of a printer with an active job."""
-        return any(j.selected == name and j.printer.snapshot().state in BUSY_STATES for j in self.jobs.values())
+        return any(j.selected == name and is_job_active(j.printer.snapshot().state) for j in self.jobs.values())
 
 
 def _service(context: Context) -> JobsService:
@@ -126,7 +127,7 @@ def files_upload(context: Context, request: Request) -> ActionResult:
     select, start = arg_bool(request.args, "select"), arg_bool(request.args, "print")
     jobs = _jobs(context, request)
     effective_select = effective_print = False
-    if (select or start) and jobs.printer.snapshot().flags["ready"]:
+    if (select or start) and refusal(JobRequest.SELECT, jobs.printer.snapshot().state) is None:
         jobs.select(stored.name, start=False)
         effective_select = True
         if start:

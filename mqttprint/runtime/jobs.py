@@ -19,7 +19,8 @@ from mqttprint.printer.job import GcodeFileSource, time_left
 from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import HostActionReceived, JobEnded, JobPaused, JobResumed, JobStarted
-from mqttprint.protocol.states import BUSY_STATES, JOB_ACTIVE_STATES, PrinterState
+from mqttprint.protocol.job_rules import JobRequest, host_action_trigger, pause_trigger, require
+from mqttprint.protocol.states import PrinterState, Trigger, is_job_active
 from mqttprint.runtime.bus import BusMessage, EventBus
 from mqttprint.runtime.file_store import FileStore, resolve_name
 from mqttprint.runtime.printer_service import PrinterService
@@ -65,30 +66,23 @@ class PrinterJobs:
     def select(self, name: str, start: bool = False) -> None:
         """Select a stored file (and optionally start it). 409 while a job is active."""
         resolved = resolve_name(self.store, name)
-        state = self.printer.snapshot().state
-        if state in BUSY_STATES:
-            raise NotOperational("Printer is already printing, cannot select a new file")
-        if start and not self.printer.snapshot().operational:
-            raise NotOperational("Printer is not operational, cannot directly start printing")
+        require(JobRequest.SELECT, self.printer.snapshot().state)
+        if start:
+            require(JobRequest.PRINT_SELECTED, self.printer.snapshot().state)
         with self._lock:
             self.selected = resolved
         if start:
             self.start()
 
     def unselect(self) -> None:
-        if self.printer.snapshot().state in BUSY_STATES:
-            raise NotOperational("Printer is already printing, cannot unselect current file")
+        require(JobRequest.UNSELECT, self.printer.snapshot().state)
         with self._lock:
             self.selected = None
             self._source = None
 
     def start(self, name: Optional[str] = None) -> None:
         """Start the selected (or named) file from its first line."""
-        snapshot = self.printer.snapshot()
-        if not snapshot.operational:
-            raise NotOperational("Printer is not operational")
-        if snapshot.state in BUSY_STATES:
-            raise NotOperational("Printer already has an active print job, did you mean 'restart'?")
+        require(JobRequest.START, self.printer.snapshot().state)
         if name is not None:
             self.selected = resolve_name(self.store, name)
         if self.selected is None:
@@ -112,8 +106,7 @@ class PrinterJobs:
 
     def restart(self) -> None:
         """Start the paused job over from the beginning (OctoPrint: only while paused)."""
-        if self.printer.snapshot().state is not S.PAUSED:
-            raise NotOperational("Printer does not have an active print job or is not paused")
+        require(JobRequest.RESTART, self.printer.snapshot().state)
         name = self.selected
         self.cancel(run_script=False)
         deadline = self._clock() + 10
@@ -128,22 +121,18 @@ class PrinterJobs:
         if action not in ("pause", "resume", "toggle"):
             raise InvalidCommand("Unknown action")
         state = self.printer.snapshot().state
-        if state not in JOB_ACTIVE_STATES:
-            raise NotOperational("Printer is neither printing nor paused, 'pause' command cannot be performed")
-        if action == "toggle":
-            action = "resume" if state in (S.PAUSED, S.PAUSING) else "pause"
-        if action == "pause" and state in (S.STARTING, S.PRINTING, S.RESUMING):
+        require(JobRequest.PAUSE, state)
+        trigger = pause_trigger(action, state)  # None: pausing while paused, resuming while printing
+        if trigger is Trigger.PAUSE:
             script = self.config.pause_script
             self.printer.call(lambda engine, now: engine.pause(now, script))
-        elif action == "resume" and state in (S.PAUSED, S.PAUSING):
+        elif trigger is Trigger.RESUME:
             script = self.config.resume_script
             self.printer.call(lambda engine, now: engine.resume(now, script))
-        # pausing while paused / resuming while printing: a no-op, as in OctoPrint
 
     def cancel(self, run_script: bool = True) -> None:
         """Stop feeding, drop the job's pending lines, run the cancel script."""
-        if self.printer.snapshot().state not in JOB_ACTIVE_STATES:
-            raise NotOperational("Printer is neither printing nor paused, 'cancel' command cannot be performed")
+        require(JobRequest.CANCEL, self.printer.snapshot().state)
         script = self.config.cancel_script if run_script else ()
         self.printer.call(lambda engine, now: engine.cancel(now, script))
 
@@ -157,7 +146,7 @@ class PrinterJobs:
                 return JobProgress(self.selected, None, None, None, None, None, snapshot.state_text)
             print_time = self._print_time()
             completion = source.completion
-            left = time_left(print_time, completion) if snapshot.state in JOB_ACTIVE_STATES else None
+            left = time_left(print_time, completion) if is_job_active(snapshot.state) else None
             if self._ended_at is not None and source.finished:
                 left = 0
             return JobProgress(source.name, round(completion, 2), source.position, source.size, int(print_time),
@@ -236,12 +225,12 @@ class PrinterJobs:
         config = self.config
 
         def act(engine: Engine, now: float) -> None:
-            state = engine.state
-            if name == "pause" and state in (S.STARTING, S.PRINTING, S.RESUMING):
+            trigger = host_action_trigger(name, engine.state)  # None: the state does not allow it
+            if trigger is Trigger.PAUSE:
                 engine.pause(now, config.pause_script)
-            elif name == "resume" and state in (S.PAUSED, S.PAUSING):
+            elif trigger is Trigger.RESUME:
                 engine.resume(now, config.resume_script)
-            elif name == "cancel" and state in JOB_ACTIVE_STATES and state is not S.CANCELLING:
+            elif trigger is Trigger.CANCEL:
                 engine.cancel(now, config.cancel_script)
 
         if name in ("pause", "resume", "cancel"):

@@ -20,7 +20,7 @@ from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import CommandFinished, Event, Priority
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.sendqueue import JobSource
-from mqttprint.protocol.states import OPERATIONAL_STATES
+from mqttprint.protocol.states import is_operational
 from mqttprint.runtime.bus import BusMessage, EventBus
 from mqttprint.runtime.serial_link import LinkSettings, SerialLink
 
@@ -119,8 +119,7 @@ class PrinterService:
         if not lines:
             raise InvalidCommand("no command to send (empty, or only comments)")
         for line in lines:
-            if gcode.code_key(line) == "M110":
-                raise InvalidCommand("M110 (line numbers) is managed by the gateway")
+            gcode.refuse_reserved(line)
         return lines
 
     def submit(self, text: str, *, priority: Priority = Priority.INTERACTIVE) -> list[CommandHandle]:
@@ -144,7 +143,7 @@ class PrinterService:
                               for _, line in rest]
                 handles.update({i: h for (i, _), h in zip(rest, queued)})
             return [handles[i] for i in range(len(lines))]
-        if self._snapshot.state not in OPERATIONAL_STATES:
+        if not is_operational(self._snapshot.state):
             raise NotOperational(f"printer is not operational ({self._snapshot.state_text})")
         return self._queue(lines, priority)
 

@@ -25,7 +25,7 @@ from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.errors import InvalidCommand, LinkFault, NotOperational
 from mqttprint.protocol.events import Event
 from mqttprint.protocol.params import EngineParams
-from mqttprint.protocol.states import PrinterState
+from mqttprint.protocol.states import Trigger
 from mqttprint.runtime.port_detect import detect_port
 
 log = logging.getLogger(__name__)
@@ -367,7 +367,7 @@ class SerialLink:
 
     def _open(self, now: float) -> None:
         engine = self.engine
-        if engine.state in (PrinterState.OFFLINE, PrinterState.OFFLINE_AFTER_ERROR, PrinterState.ERROR):
+        if engine.allowed(Trigger.OPEN):
             engine.open_requested(now)
         reset, self._force_reset = self._force_reset or self.settings.reset_on_connect, False
         try:
