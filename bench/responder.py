@@ -31,6 +31,35 @@ M115 = (
 EMERGENCY = (b"M112", b"M108", b"M410", b"M876", b"M524")
 
 
+def open_pty() -> tuple[int, int, str]:
+    """A raw, no-echo pseudo-terminal: (master fd, slave fd, slave path for the host)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    return master, slave, os.ttyname(slave)
+
+
+def command_body(line: bytes) -> bytes:
+    """The command of a received line, without `N<n>` and `*<checksum>`."""
+    body = line.split(b"*")[0].strip()
+    if body.startswith(b"N"):
+        body = body.split(b" ", 1)[1] if b" " in body else b""
+    return body
+
+
+def reply_for(body: bytes) -> bytes | None:
+    """What the firmware answers (None: M112 halts it, no `ok`)."""
+    if body.startswith(b"M112"):
+        return None
+    if body.startswith(b"M115"):
+        return M115
+    if body.startswith(b"M105"):
+        return b"ok T:21.0 /0.0 B:21.0 /0.0\n"
+    return b"ok\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ok-delay-ms", type=float, default=0.0)
@@ -38,12 +67,8 @@ def main() -> int:
                         help="emit an unsolicited position report (X = sequence number) this often, seconds")
     args = parser.parse_args()
     delay = args.ok_delay_ms / 1000.0
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    attrs = termios.tcgetattr(slave)
-    attrs[3] &= ~termios.ECHO
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    print(os.ttyname(slave), flush=True)
+    master, _slave, path = open_pty()
+    print(path, flush=True)
     arrivals: list[tuple[str, float]] = []
     markers: list[tuple[str, float]] = []  # arrival of `M118 <marker>` lines (normal commands)
     reports: list[tuple[int, float]] = []  # (sequence, emit time) of position reports
@@ -80,17 +105,15 @@ def main() -> int:
             buffer += data
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
-                body = line.split(b"*")[0].strip()
-                if body.startswith(b"N"):
-                    body = body.split(b" ", 1)[1] if b" " in body else b""
+                body = command_body(line)
                 if body.startswith(b"M118 "):
                     markers.append((body[5:].decode(errors="replace"), now))
                 if body.startswith(EMERGENCY):
                     arrivals.append((body.decode(), now))
-                    if body.startswith(b"M112"):
-                        continue  # no ok for M112
+                reply = reply_for(body)
+                if reply is None:
+                    continue  # no ok for M112
                 lines += 1
-                reply = M115 if body.startswith(b"M115") else (b"ok T:21.0 /0.0 B:21.0 /0.0\n" if body.startswith(b"M105") else b"ok\n")
                 if delay:
                     seq += 1
                     heapq.heappush(pending, (now + delay, seq, reply))

@@ -11,6 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 from mqttprint import __version__
+from mqttprint.sim import options as sim_options
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -50,13 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("app", help="the app name")
 
     simulate = sub.add_parser("simulate", help="expose the built-in Marlin simulator on a pseudo-terminal")
-    simulate.add_argument("--link", help="create a symlink to the pseudo-terminal at this path (e.g. /tmp/printer)")
-    simulate.add_argument("--advanced-ok", action="store_true", help="answer with ADVANCED_OK (ok N.. P.. B..)")
-    simulate.add_argument("--checksum-error-rate", type=float, default=0.0, help="inject checksum errors (0..1)")
-    simulate.add_argument("--drop-ok-rate", type=float, default=0.0, help="drop this fraction of oks (0..1)")
-    simulate.add_argument("--move-timing", action="store_true", help="moves take real time (planner fills up)")
-    simulate.add_argument("--ok-latency", type=float, default=0.0, help="delay every ok by this many seconds")
-    simulate.add_argument("--seed", type=int, default=0, help="random seed for fault injection")
+    sim_options.add_arguments(simulate)
     return parser
 
 
@@ -73,18 +68,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "appkeys":
         return _appkeys(args)
     if args.command == "simulate":
-        from mqttprint.sim.pty_link import main as simulate_main
+        from mqttprint.sim.pty_link import serve
 
-        forwarded = []
-        if args.link:
-            forwarded += ["--link", args.link]
-        if args.advanced_ok:
-            forwarded.append("--advanced-ok")
-        if args.move_timing:
-            forwarded.append("--move-timing")
-        forwarded += ["--checksum-error-rate", str(args.checksum_error_rate), "--drop-ok-rate", str(args.drop_ok_rate),
-                      "--ok-latency", str(args.ok_latency), "--seed", str(args.seed)]
-        return int(simulate_main(forwarded) or 0)
+        return serve(args)
     parser.print_help()
     return EXIT_CONFIG
 

@@ -28,7 +28,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import paho.mqtt.client as mqtt
-from mqtt_latency import start_broker
+from gateway_bench import start_broker
 from stream import percentile
 
 

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import io
 import json
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,13 +29,8 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import paho.mqtt.client as mqtt
-from mqtt_latency import start_broker
+from gateway_bench import loaded_gateway
 from stream import percentile
-
-from mqttprint.config import parse_config
-from mqttprint.daemon import Gateway
-from mqttprint.runtime.commands import Request
 
 KEY = "bench-rest-key-0123456789abcdef"
 
@@ -49,22 +40,11 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--interval", type=float, default=0.02)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        broker, mqtt_port = start_broker(Path(tmp))
-        responder = subprocess.Popen([sys.executable, str(ROOT / "bench" / "responder.py"), "--report-interval", "0.05"],
-                                     stdout=subprocess.PIPE, text=True)
-        assert responder.stdout is not None
-        pty_path = responder.stdout.readline().strip()
-        config = parse_config({
-            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "base_topic": "bench", "telemetry_interval": 0},
-            "rest": {"enabled": True, "host": "127.0.0.1", "port": 0, "api_keys": [{"name": "bench", "key": KEY, "role": "admin"}]},
-            "homeassistant": {"discovery": False}, "storage": {"dir": tmp},
-            "printers": [{"id": "p", "port": pty_path, "temperature_interval": 0, "position_interval": 0, "ok_timeout": 30}],
-        })
-        gateway = Gateway(config)
-        gateway.start()
-        rest_port = gateway.rest.port  # type: ignore[union-attr]
-        conn = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=10)
+    sent: list[float] = []
+    http_ms: list[float] = []
+    m112_call = m112_http = None
+    with loaded_gateway("0.05", rest_key=KEY) as bench:
+        conn = http.client.HTTPConnection("127.0.0.1", bench.gateway.rest.port, timeout=10)  # type: ignore[union-attr]
 
         def post(command: str) -> int:
             conn.request("POST", "/api/printer/command", body=json.dumps({"command": command}),
@@ -73,34 +53,7 @@ def main() -> int:
             response.read()
             return response.status
 
-        seen: dict[int, float] = {}
-
-        def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-            now = time.monotonic()
-            try:
-                seen.setdefault(int(float(json.loads(message.payload)["x"])), now)
-            except (ValueError, KeyError, TypeError):
-                pass
-
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        client.on_message = on_message
-        client.connect("127.0.0.1", mqtt_port)
-        client.subscribe("bench/p/position", qos=0)
-        client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.loop_start()
-        sent: list[float] = []
-        http_ms: list[float] = []
-        m112_call = m112_http = None
         try:
-            deadline = time.monotonic() + 20
-            while not gateway.printers["p"].snapshot().operational:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("no handshake")
-                time.sleep(0.01)
-            body = "".join(f"G1 X{(i % 200) + 0.5:.2f} Y{(i * 7) % 200:.2f} E{i * 0.01:.3f}\n" for i in range(400_000))
-            gateway.registry.dispatch(Request("files.upload", {"name": "load.gcode", "stream": io.BytesIO(body.encode())}, "p"))
-            gateway.registry.dispatch(Request("job.start", {"file": "load.gcode"}, "p"))
-            time.sleep(0.5)
             sampling_began = time.monotonic()
             for _ in range(args.samples):
                 t0 = time.monotonic()
@@ -111,38 +64,31 @@ def main() -> int:
                 sent.append(t0)
                 http_ms.append((t1 - t0) * 1000)
                 time.sleep(max(0.0, args.interval - (t1 - t0)))
-            streamed = gateway.printers["p"].link.engine.job_lines_sent
+            streamed = bench.lines_streamed()
             sampling_ended = time.monotonic()
             m112_call = time.monotonic()
             post("M112")
             m112_http = (time.monotonic() - m112_call) * 1000
             time.sleep(0.5)
         finally:
-            client.loop_stop()
-            client.disconnect()
             conn.close()
-            gateway.stop()
-            responder.terminate()
-            out, _ = responder.communicate(timeout=10)
-            broker.terminate()
-            broker.wait(5)
-        summary = json.loads(out.strip().splitlines()[-1])
-        arrivals = [t for code, t in summary["emergency"] if code.startswith("M108")]
-        emergency = [(a - s) * 1000 for s, a in zip(sent, arrivals)]
-        m112 = [t for code, t in summary["emergency"] if code.startswith("M112")]
-        reports = [(seen[seq] - t) * 1000 for seq, t in summary["reports"]
-                   if seq in seen and sampling_began <= t <= sampling_ended - 0.1]
-        result = {"job_lines_streamed": streamed,
-                  "position_report": {"n": len(reports), "p50": round(percentile(reports, 50), 2),
-                                      "p99": round(percentile(reports, 99), 2),
-                                      "max": round(max(reports), 2) if reports else None},
-                  "emergency": {"n": len(emergency), "p50": round(percentile(emergency, 50), 2),
-                                "p99": round(percentile(emergency, 99), 2), "max": round(max(emergency), 2),
-                                "values": emergency},
-                  "http_ms": {"p50": round(percentile(http_ms, 50), 2), "p99": round(percentile(http_ms, 99), 2)},
-                  "m112_ms": round((m112[0] - m112_call) * 1000, 2) if m112 and m112_call else None,
-                  "m112_http_ms": round(m112_http, 2) if m112_http else None}
-        print(json.dumps(result))
+    summary, seen = bench.summary, bench.seen  # read once everything has stopped
+    arrivals = [t for code, t in summary["emergency"] if code.startswith("M108")]
+    emergency = [(a - s) * 1000 for s, a in zip(sent, arrivals)]
+    m112 = [t for code, t in summary["emergency"] if code.startswith("M112")]
+    reports = [(seen[seq] - t) * 1000 for seq, t in summary["reports"]
+               if seq in seen and sampling_began <= t <= sampling_ended - 0.1]
+    result = {"job_lines_streamed": streamed,
+              "position_report": {"n": len(reports), "p50": round(percentile(reports, 50), 2),
+                                  "p99": round(percentile(reports, 99), 2),
+                                  "max": round(max(reports), 2) if reports else None},
+              "emergency": {"n": len(emergency), "p50": round(percentile(emergency, 50), 2),
+                            "p99": round(percentile(emergency, 99), 2), "max": round(max(emergency), 2),
+                            "values": emergency},
+              "http_ms": {"p50": round(percentile(http_ms, 50), 2), "p99": round(percentile(http_ms, 99), 2)},
+              "m112_ms": round((m112[0] - m112_call) * 1000, 2) if m112 and m112_call else None,
+              "m112_http_ms": round(m112_http, 2) if m112_http else None}
+    print(json.dumps(result))
     return 0
 
 

@@ -16,34 +16,12 @@ import os
 import select
 import signal
 import sys
-import termios
 import time
-import tty
+from pathlib import Path
 
-M115 = (
-    b"FIRMWARE_NAME:Marlin 2.1.2.1 (bench) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin PROTOCOL_VERSION:1.0 "
-    b"MACHINE_TYPE:3D Printer EXTRUDER_COUNT:1\nCap:EMERGENCY_PARSER:1\nCap:AUTOREPORT_TEMP:0\nok\n"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/
 
-
-def open_pty() -> tuple[int, int, str]:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    attrs = termios.tcgetattr(slave)
-    attrs[3] &= ~termios.ECHO
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    return master, slave, os.ttyname(slave)
-
-
-def reply_for(body: bytes) -> bytes | None:
-    if body.startswith(b"M112"):
-        return None
-    if body.startswith(b"M115"):
-        return M115
-    if body.startswith(b"M105"):
-        return b"ok T:21.0 /0.0 B:21.0 /0.0\n"
-    return b"ok\n"
-
+from responder import command_body, open_pty, reply_for
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -93,9 +71,7 @@ def main() -> int:
             out = []
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
-                body = line.split(b"*")[0].strip()
-                if body.startswith(b"N"):
-                    body = body.split(b" ", 1)[1] if b" " in body else b""
+                body = command_body(line)
                 counts[i] += 1
                 reply = reply_for(body)
                 if reply is None:

@@ -16,7 +16,6 @@ import cProfile
 import io
 import json
 import pstats
-import signal
 import sys
 import time
 from pathlib import Path
@@ -27,15 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
-from scale import EndlessJob
-from stream import start_responder
+from fleet import fleet
 
-from mqttprint.protocol.params import EngineParams
-from mqttprint.protocol.sendqueue import Flow
 from mqttprint.runtime import serial_link
-from mqttprint.runtime.bus import EventBus
-from mqttprint.runtime.printer_service import PrinterService
-from mqttprint.runtime.serial_link import LinkSettings
 
 PROFILES: list[cProfile.Profile] = []
 _original_run = serial_link.SerialLink._run
@@ -106,36 +99,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--top", type=int, default=18)
     args = parser.parse_args()
-    responders = []
-    paths = []
-    for _ in range(args.printers):
-        proc, path = start_responder(args.delay_ms)
-        responders.append(proc)
-        paths.append(path)
-    services = [PrinterService(f"p{i}", LinkSettings(port=path, baudrate=115200),
-                               EngineParams(flow=Flow(args.flow), temperature_interval=0, position_interval=0, ok_timeout=30),
-                               EventBus())
-                for i, path in enumerate(paths)]
-    try:
-        for service in services:
-            service.start()
-        deadline = time.monotonic() + 30
-        while not all(s.snapshot().operational for s in services):
-            if time.monotonic() > deadline:
-                raise RuntimeError("no handshake")
-            time.sleep(0.02)
+    with fleet(args.printers, args.flow, args.delay_ms) as printers:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        for i, service in enumerate(services):
-            service.start_job(EndlessJob(i))
+        printers.start_jobs()
         time.sleep(args.seconds)
-        lines = sum(s.link.engine.job_lines_sent for s in services)
+        lines = sum(printers.lines_sent())
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    finally:
-        for service in services:
-            service.stop()
-        for proc in responders:
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=10)
     stats = pstats.Stats(PROFILES[0], stream=io.StringIO())
     for profile in PROFILES[1:]:
         stats.add(profile)

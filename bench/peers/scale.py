@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,27 +28,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE))
 
+from fleet import fleet
 from procstat import cpu_seconds, rss_mb
-from stream import start_responder
 
-from mqttprint.protocol.params import EngineParams
-from mqttprint.protocol.sendqueue import Flow
 from mqttprint.runtime.bus import EventBus
-from mqttprint.runtime.printer_service import PrinterService
-from mqttprint.runtime.serial_link import LinkSettings
-
-
-class EndlessJob:
-    """Unique ~32-byte G1 lines, generated lazily (N printers x a long job would not fit a list)."""
-
-    def __init__(self, offset: int) -> None:
-        self.name = "scale.gcode"
-        self._i = offset * 1_000_000
-
-    def next_line(self) -> str | None:
-        i = self._i
-        self._i += 1
-        return f"G1 X{(i % 200) + 0.123:.3f} Y{(i * 7) % 200 + 0.5:.3f} E{(i % 100000) * 0.01:.4f}"
 
 
 def machine_busy() -> tuple[int, int]:
@@ -70,56 +51,19 @@ def main() -> int:
     parser.add_argument("--shared-responder", action="store_true")
     args = parser.parse_args()
     n = args.printers
-    responders: list[subprocess.Popen[str]] = []
-    if args.shared_responder:
-        proc = subprocess.Popen([sys.executable, str(HERE / "multi_responder.py"), "--ptys", str(n),
-                                 "--ok-delay-ms", str(args.delay_ms)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        paths = [proc.stdout.readline().strip() for _ in range(n)]
-        responders.append(proc)
-    else:
-        paths = []
-        for _ in range(n):
-            proc, path = start_responder(args.delay_ms)
-            responders.append(proc)
-            paths.append(path)
-    bus = EventBus()
-    services = [
-        PrinterService(f"p{i}", LinkSettings(port=path, baudrate=115200),
-                       EngineParams(flow=Flow(args.flow), temperature_interval=0, position_interval=0, ok_timeout=30), bus)
-        for i, path in enumerate(paths)
-    ]
-    try:
-        for service in services:
-            service.start()
-        deadline = time.monotonic() + 30
-        while not all(s.snapshot().operational for s in services):
-            if time.monotonic() > deadline:
-                raise RuntimeError("not every printer finished its handshake")
-            time.sleep(0.02)
+    with fleet(n, args.flow, args.delay_ms, args.shared_responder, EventBus()) as printers:
         idle_rss = rss_mb("self", "VmRSS")
-        for i, service in enumerate(services):
-            service.start_job(EndlessJob(i))
+        printers.start_jobs()
         time.sleep(args.warmup)
 
         def sample() -> tuple[float, float, list[int], float, tuple[int, int], float]:
-            return (time.perf_counter(), time.process_time(), [s.link.engine.job_lines_sent for s in services],
-                    sum(cpu_seconds(p.pid) for p in responders), machine_busy(), os.times().system)
+            return (time.perf_counter(), time.process_time(), printers.lines_sent(),
+                    sum(cpu_seconds(p.pid) for p in printers.responders), machine_busy(), os.times().system)
 
         t0, c0, n0, r0, m0, k0 = sample()
         time.sleep(args.seconds)
         t1, c1, n1, r1, m1, k1 = sample()
         rss = rss_mb("self", "VmRSS")
-    finally:
-        for service in services:
-            service.stop()
-        for proc in responders:
-            proc.send_signal(signal.SIGTERM)
-        for proc in responders:
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     wall = t1 - t0
     rates = [(b - a) / wall for a, b in zip(n0, n1)]
     total = sum(b - a for a, b in zip(n0, n1))

@@ -31,6 +31,7 @@ import time
 import tty
 from collections.abc import Callable, Sequence
 
+from mqttprint.sim import options
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.marlin import MarlinSim
 
@@ -292,56 +293,20 @@ class PtySimulator:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Options of ``mqttprint simulate``."""
-    parser = argparse.ArgumentParser(
-        prog="mqttprint simulate", description="Run the built-in Marlin simulator on a pty."
-    )
-    parser.add_argument("--link", help="create a symlink to the pty at this path (e.g. /tmp/printer)")
-    parser.add_argument("--advanced-ok", action="store_true", help="ADVANCED_OK: ok N<n> P<p> B<b>")
-    parser.add_argument("--no-emergency-parser", action="store_true", help="build without EMERGENCY_PARSER")
-    parser.add_argument("--legacy-resend", action="store_true", help="2.0.9-style: no ok after Resend")
-    parser.add_argument("--checksum-error-rate", type=float, default=0.0, metavar="P")
-    parser.add_argument("--drop-ok-rate", type=float, default=0.0, metavar="P")
-    parser.add_argument("--ok-latency", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--move-timing", action="store_true", help="moves take distance/feedrate")
-    parser.add_argument("--heating-rate", type=float, default=SimConfig.heating_rate, metavar="DEG_PER_S")
-    parser.add_argument("--residency-time", type=float, default=SimConfig.residency_time, metavar="SECONDS")
-    parser.add_argument("--boot-delay", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--rx-buffer-size", type=int, default=SimConfig.rx_buffer_size, metavar="BYTES")
-    parser.add_argument("--bufsize", type=int, default=SimConfig.bufsize, metavar="COMMANDS")
-    parser.add_argument("--sdcard", action="store_true", help="announce a (empty) SD card")
-    parser.add_argument(
-        "--reset-on-open", action="store_true", help="reboot when a host opens the port (AVR DTR)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> SimConfig:
-    """Translate parsed CLI options into a `SimConfig`."""
-    return SimConfig(
-        advanced_ok=args.advanced_ok,
-        emergency_parser=not args.no_emergency_parser,
-        ok_after_resend=not args.legacy_resend,
-        checksum_error_rate=args.checksum_error_rate,
-        drop_ok_rate=args.drop_ok_rate,
-        ok_latency=args.ok_latency,
-        move_timing=args.move_timing,
-        heating_rate=args.heating_rate,
-        residency_time=args.residency_time,
-        boot_delay=args.boot_delay,
-        rx_buffer_size=args.rx_buffer_size,
-        bufsize=args.bufsize,
-        sdcard=args.sdcard,
-        seed=args.seed,
-    )
+    """``python -m mqttprint.sim.pty_link``: the same options as ``mqttprint simulate``."""
+    return options.add_arguments(argparse.ArgumentParser(
+        prog="mqttprint simulate", description="Run the built-in Marlin simulator on a pty."))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and `serve`."""
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
     """``mqttprint simulate``: print the slave path, serve until SIGINT/SIGTERM."""
-    args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
+        config = options.config_from_args(args)
     except ValueError as exc:
         print(f"mqttprint simulate: {exc}", file=sys.stderr)
         return 2
