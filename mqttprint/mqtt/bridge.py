@@ -171,6 +171,11 @@ class MqttBridge:
         """Whether the gateway's connection and every printer's connection are up."""
         return self.publisher.is_connected() and all(self.publisher.is_connected(p) for p in self.printer_clients)
 
+    def subscribed(self) -> bool:
+        """Whether the broker acknowledged every printer's request-topic subscription (a request
+        published before that may be dropped: the broker orders clients independently)."""
+        return all(c.subscribed for c in self.printer_clients.values())
+
     def publish_camera(self, printer_id: str, jpeg: bytes) -> None:
         """`B/camera`: one JPEG (QoS 0, not retained: the next snapshot replaces it; Home
         Assistant's MQTT camera shows the latest)."""

@@ -105,7 +105,11 @@ class MqttClient:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = self._handle_subscribe
         self._started = False
+        # paho's network thread only: subscriptions sent since the last connect, not yet acknowledged
+        self._unacknowledged: set[int] = set()
+        self._acknowledged = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -151,11 +155,19 @@ class MqttClient:
             options = SubscribeOptions(qos=1, noLocal=commands, retainAsPublished=commands,
                                        retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND if commands
                                        else SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
-            result, _ = self._client.subscribe([(f, options) for f in filters])
+            result, mid = self._client.subscribe([(f, options) for f in filters])
         else:
-            result, _ = self._client.subscribe([(f, 1) for f in filters])
+            result, mid = self._client.subscribe([(f, 1) for f in filters])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.warning("subscribe to %s failed: %s", ", ".join(filters), paho.error_string(result))
+        elif mid is not None:
+            self._unacknowledged.add(mid)
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether the broker acknowledged every subscription made since the last connect (a
+        request published before that may not reach us: the broker orders clients independently)."""
+        return self._acknowledged > 0 and not self._unacknowledged
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False,
                 correlation_data: Optional[bytes] = None, content_type: Optional[str] = None) -> Optional[object]:
@@ -201,9 +213,16 @@ class MqttClient:
             log.info("connected to MQTT broker %s:%d (MQTT %s)", self.settings.host, self.settings.port,
                      "5" if self.mqtt5 else "3.1.1")
             _disable_nagle(client)
+            self._unacknowledged.clear()
+            self._acknowledged = 0
             self._on_connect()
         except Exception:  # callback boundary: never let an error kill paho's thread
             log.exception("MQTT on_connect handler failed")
+
+    def _handle_subscribe(self, client: paho.Client, userdata: object, mid: int, reason_codes: object,
+                          properties: object) -> None:
+        self._unacknowledged.discard(mid)
+        self._acknowledged += 1
 
     def _handle_disconnect(self, client: paho.Client, userdata: object, flags: object, reason_code: object,
                            properties: object) -> None:

@@ -148,8 +148,10 @@ def running_gateway(broker: Any, base: str, *, operational: bool = True, mqtt: O
         if operational:
             wait_for(lambda: gw.printers["p1"].snapshot().state is PrinterState.OPERATIONAL,
                      what="printer p1 Operational")
-            wait_for(lambda: gw.mqtt is not None and gw.mqtt.connected(),  # type: ignore[attr-defined]
-                     what="bridge connected")
+            # subscribed, not just connected: a request published before the broker acknowledged
+            # the bridge's SUBSCRIBE may be dropped (seen on a loaded machine)
+            wait_for(lambda: gw.mqtt is not None and gw.mqtt.connected() and gw.mqtt.subscribed(),
+                     what="bridge connected and subscribed")
         yield gw
     finally:
         gw.stop()

@@ -146,7 +146,7 @@ def test_not_operational_is_an_error_reply(broker: Any) -> None:
                          operational=False) as gw:
         w = Watcher(broker, [f"{base}/#"])
         try:
-            wait_for(lambda: gw.mqtt.connected())  # type: ignore[union-attr]
+            wait_for(lambda: gw.mqtt.connected() and gw.mqtt.subscribed())  # type: ignore[union-attr]
             w.publish(f"{base}/p1/command", {"command": "G28", "id": 1})
             reply = w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == 1)
             assert reply["ok"] is False and "not operational" in reply["error"]
