@@ -20,13 +20,12 @@ from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import HostActionReceived, JobEnded, JobPaused, JobResumed, JobStarted
 from mqttprint.protocol.job_rules import JobRequest, host_action_trigger, pause_trigger, require
-from mqttprint.protocol.states import PrinterState, Trigger, is_job_active
+from mqttprint.protocol.states import Trigger, is_job_active
 from mqttprint.runtime.bus import BusMessage, EventBus
 from mqttprint.runtime.file_store import FileStore, resolve_name
 from mqttprint.runtime.printer_service import PrinterService
 
 log = logging.getLogger(__name__)
-S = PrinterState
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +55,7 @@ class PrinterJobs:
         self.selected: Optional[str] = None
         self._source: Optional[GcodeFileSource] = None  # the latest job (progress is reported from it)
         self._running: Optional[GcodeFileSource] = None  # serial thread only: the job the engine streams
+        self._restart_with: Optional[GcodeFileSource] = None  # serial thread only: begins when the job ends
         self._started_at: Optional[float] = None
         self._paused_at: Optional[float] = None
         self._paused_total = 0.0
@@ -85,36 +85,50 @@ class PrinterJobs:
         require(JobRequest.START, self.printer.snapshot().state)
         if name is not None:
             self.selected = resolve_name(self.store, name)
-        if self.selected is None:
-            raise InvalidCommand("no file selected: select or upload a file first")
-        path = self.store.path_of(self.selected)
-        stream = open(path, "rb")  # closed by the serial thread when this job ends (JobEnded)
-        source = GcodeFileSource(self.selected, stream, path.stat().st_size)
-
-        def begin(engine: Engine, now: float) -> None:
-            engine.start_job(source, now)
-            self._running = source
-
-        with self._lock:
-            self._source = source
-            self._started_at, self._paused_at, self._paused_total, self._ended_at = self._clock(), None, 0.0, None
+        source = self._open_selected()
         try:
-            self.printer.call(begin)
+            self.printer.call(self._begin(source))
         except Exception:
             source.close()
             raise
 
     def restart(self) -> None:
-        """Start the paused job over from the beginning (OctoPrint: only while paused)."""
+        """Start the paused job over from the beginning (OctoPrint: only while paused).
+
+        One intent cancels the job on the serial thread; the new job begins there too, as soon as
+        the engine reports the old one ended (`_on_event`), so no caller's thread waits for it.
+        """
         require(JobRequest.RESTART, self.printer.snapshot().state)
-        name = self.selected
-        self.cancel(run_script=False)
-        deadline = self._clock() + 10
-        while self.printer.snapshot().state is not S.OPERATIONAL:
-            if self._clock() > deadline:
-                raise NotOperational("the cancelled job did not end in time; try again")
-            time.sleep(0.01)
-        self.start(name)
+        source = self._open_selected()
+
+        def cancel_then_begin(engine: Engine, now: float) -> None:
+            engine.cancel(now, ())
+            self._restart_with = source  # begun by _on_event(JobEnded), on this thread
+
+        try:
+            self.printer.call(cancel_then_begin)
+        except Exception:
+            source.close()
+            raise
+
+    def _open_selected(self) -> GcodeFileSource:
+        if self.selected is None:
+            raise InvalidCommand("no file selected: select or upload a file first")
+        path = self.store.path_of(self.selected)
+        stream = open(path, "rb")  # closed by the serial thread when this job ends (JobEnded)
+        return GcodeFileSource(self.selected, stream, path.stat().st_size)
+
+    def _begin(self, source: GcodeFileSource) -> Callable[[Engine, float], None]:
+        """The serial-thread intent that starts streaming `source` and starts the job's clock."""
+
+        def begin(engine: Engine, now: float) -> None:
+            engine.start_job(source, now)
+            self._running = source
+            with self._lock:
+                self._source = source
+                self._started_at, self._paused_at, self._paused_total, self._ended_at = self._clock(), None, 0.0, None
+
+        return begin
 
     def pause(self, action: str = "toggle") -> None:
         """pause | resume | toggle (OctoPrint's POST /api/job pause command)."""
@@ -214,10 +228,25 @@ class PrinterJobs:
             if running is not None:
                 running.close()
             self.publish_progress()
+            restart, self._restart_with = self._restart_with, None
+            if restart is not None:
+                self.printer.link.call(self._begin_or_close(restart))  # queued: this is the serial thread
         elif isinstance(event, HostActionReceived):
             self._host_action(event.name)
         if isinstance(event, (JobStarted, JobPaused, JobResumed)):
             self.publish_progress()
+
+    def _begin_or_close(self, source: GcodeFileSource) -> Callable[[Engine, float], None]:
+        begin = self._begin(source)
+
+        def begin_restart(engine: Engine, now: float) -> None:
+            try:
+                begin(engine, now)
+            except NotOperational:  # the link went away meanwhile: the restart is dropped
+                source.close()
+                log.warning("%s: restart dropped: the printer is %s", self.printer.printer_id, engine.state.text)
+
+        return begin_restart
 
     def _host_action(self, name: str) -> None:
         """`//action:pause|resume|cancel`: the same paths as the API, queued to the serial thread
