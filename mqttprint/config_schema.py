@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from mqttprint.config import (
+from mqttprint.config_model import (
     ApiKey,
     Config,
     ConfigError,
@@ -35,7 +35,6 @@ PRINTER_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 TOPIC_SAFE = re.compile(r"^[A-Za-z0-9_/.-]+$")
 ROLES = ("admin", "user", "read")
-CORE_COMMANDS = ("shutdown", "reboot", "restart")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -87,6 +86,11 @@ class Checker:
                 return default
         return value
 
+    def field(self, data: dict[str, Any], cls: type, name: str, path: str, kind: type | tuple[type, ...],
+              check: Optional[Callable[[Any], Optional[str]]] = None, nullable: bool = False) -> Any:
+        """`get` with the key and the default taken from the dataclass field `cls.name`."""
+        return self.get(data, yaml_name(name), path, kind, default(cls, name), check, nullable)
+
     def secret(self, data: dict[str, Any], key: str, path: str, env_name: str) -> Optional[str]:
         """A secret from the environment, a `<key>_file`, or the YAML value (in that order)."""
         if env_name in self.environ:
@@ -107,6 +111,27 @@ class Checker:
         if not candidate.is_file():
             self.problem(path, f"file not found: {value}")
         return str(candidate)
+
+
+def yaml_name(field_name: str) -> str:
+    """A dataclass field's YAML key (`async_` -> `async`: a Python keyword)."""
+    return field_name.rstrip("_")
+
+
+def keys(cls: type, *extra: str) -> tuple[str, ...]:
+    """The YAML keys a section accepts: the dataclass's fields (derived, never listed by hand),
+    plus `extra` inputs that are not fields (e.g. `password_file`, read into `password`)."""
+    return tuple(yaml_name(f.name) for f in dataclasses.fields(cls) if f.name != "source") + extra
+
+
+def default(cls: type, name: str) -> Any:
+    """A field's default, from the dataclass (the one place defaults are written)."""
+    f = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise KeyError(f"{cls.__name__}.{name} has no default")
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
@@ -132,8 +157,7 @@ def _one_of(options: tuple[Any, ...]) -> Callable[[Any], Optional[str]]:
 def build_config(data: Any, environ: dict[str, str], base_dir: Path, source: Optional[str]) -> Config:
     """Validate everything; raise ConfigError with every problem, or return the Config."""
     c = Checker(environ, base_dir)
-    root = c.section(data, "", ("gateway", "mqtt", "rest", "homeassistant", "printers", "system", "storage",
-                                "logging", "metrics", "mtconnect"))
+    root = c.section(data, "", keys(Config))
     config = Config(
         gateway=_gateway(c, root.get("gateway")),
         mqtt=_mqtt(c, root.get("mqtt")),
@@ -141,7 +165,8 @@ def build_config(data: Any, environ: dict[str, str], base_dir: Path, source: Opt
         homeassistant=_homeassistant(c, root.get("homeassistant")),
         printers=_printers(c, root.get("printers")),
         system=_system(c, root.get("system")),
-        storage=StorageConfig(dir=c.get(c.section(root.get("storage"), "storage", ("dir",)), "dir", "storage", str, None)),
+        storage=StorageConfig(dir=c.field(c.section(root.get("storage"), "storage", keys(StorageConfig)), StorageConfig,
+                                          "dir", "storage", str)),
         logging=_logging(c, root.get("logging")),
         metrics=_metrics(c, root.get("metrics")),
         mtconnect=_mtconnect(c, root.get("mtconnect")),
@@ -160,7 +185,7 @@ def default_gateway_id(hostname: Optional[str] = None) -> str:
 
 
 def _gateway(c: Checker, raw: Any) -> GatewayConfig:
-    d = c.section(raw, "gateway", ("id",))
+    d = c.section(raw, "gateway", keys(GatewayConfig))
     gid = c.get(d, "id", "gateway", str, None, lambda v: None if PRINTER_ID.match(v) else
                 "must match [a-z0-9_-]+ (it is an MQTT topic segment and part of Home Assistant ids)",
                 nullable=True)
@@ -168,33 +193,33 @@ def _gateway(c: Checker, raw: Any) -> GatewayConfig:
 
 
 def _metrics(c: Checker, raw: Any) -> MetricsConfig:
-    d = c.section(raw, "metrics", ("enabled", "require_key"))
-    return MetricsConfig(enabled=c.get(d, "enabled", "metrics", bool, True),
-                         require_key=c.get(d, "require_key", "metrics", bool, False))
+    d = c.section(raw, "metrics", keys(MetricsConfig))
+    return MetricsConfig(enabled=c.field(d, MetricsConfig, "enabled", "metrics", bool),
+                         require_key=c.field(d, MetricsConfig, "require_key", "metrics", bool))
 
 
 def _mtconnect(c: Checker, raw: Any) -> MtconnectConfig:
-    d = c.section(raw, "mtconnect", ("enabled", "host", "port"))
+    d = c.section(raw, "mtconnect", keys(MtconnectConfig))
     return MtconnectConfig(
-        enabled=c.get(d, "enabled", "mtconnect", bool, False),
-        host=c.get(d, "host", "mtconnect", str, "0.0.0.0", lambda v: None if v.strip() else "must not be empty"),
-        port=c.get(d, "port", "mtconnect", int, 7878, _between(0, 65535)),
+        enabled=c.field(d, MtconnectConfig, "enabled", "mtconnect", bool),
+        host=c.field(d, MtconnectConfig, "host", "mtconnect", str, lambda v: None if v.strip() else "must not be empty"),
+        port=c.field(d, MtconnectConfig, "port", "mtconnect", int, _between(0, 65535)),
     )
 
 
 def _webcam(c: Checker, raw: Any, path: str) -> WebcamConfig:
-    d = c.section(raw, path, ("stream_url", "snapshot_url", "flip_h", "flip_v", "rotate_90", "mqtt_interval"))
+    d = c.section(raw, path, keys(WebcamConfig))
 
     def url(v: str) -> Optional[str]:
         return None if re.match(r"^https?://[^\s]+$", v) else "must be an http:// or https:// URL"
 
     cam = WebcamConfig(
-        stream_url=c.get(d, "stream_url", path, str, None, url, nullable=True),
-        snapshot_url=c.get(d, "snapshot_url", path, str, None, url, nullable=True),
-        flip_h=c.get(d, "flip_h", path, bool, False),
-        flip_v=c.get(d, "flip_v", path, bool, False),
-        rotate_90=c.get(d, "rotate_90", path, bool, False),
-        mqtt_interval=c.get(d, "mqtt_interval", path, float, 0.0, _between(0, 86400)),
+        stream_url=c.field(d, WebcamConfig, "stream_url", path, str, url, nullable=True),
+        snapshot_url=c.field(d, WebcamConfig, "snapshot_url", path, str, url, nullable=True),
+        flip_h=c.field(d, WebcamConfig, "flip_h", path, bool),
+        flip_v=c.field(d, WebcamConfig, "flip_v", path, bool),
+        rotate_90=c.field(d, WebcamConfig, "rotate_90", path, bool),
+        mqtt_interval=c.field(d, WebcamConfig, "mqtt_interval", path, float, _between(0, 86400)),
     )
     if cam.mqtt_interval and not cam.snapshot_url:
         c.problem(f"{path}.mqtt_interval", "needs snapshot_url (the JPEG published on B/camera)")
@@ -203,16 +228,14 @@ def _webcam(c: Checker, raw: Any, path: str) -> WebcamConfig:
 
 def _mqtt(c: Checker, raw: Any) -> MqttConfig:
     p = "mqtt"
-    d = c.section(raw, p, ("host", "port", "username", "password", "password_file", "base_topic", "client_id",
-                           "protocol", "keepalive", "terminal", "tls", "telemetry_interval", "max_command_age", "max_payload",
-                           "request_queue", "duplicate_window"))
-    t = c.section(d.get("tls"), f"{p}.tls", ("enabled", "ca_file", "cert_file", "key_file", "insecure"))
+    d = c.section(raw, p, keys(MqttConfig, "password_file"))
+    t = c.section(d.get("tls"), f"{p}.tls", keys(TlsConfig))
     tls = TlsConfig(
-        enabled=c.get(t, "enabled", f"{p}.tls", bool, False),
-        ca_file=c.get(t, "ca_file", f"{p}.tls", str, None),
-        cert_file=c.get(t, "cert_file", f"{p}.tls", str, None),
-        key_file=c.get(t, "key_file", f"{p}.tls", str, None),
-        insecure=c.get(t, "insecure", f"{p}.tls", bool, False),
+        enabled=c.field(t, TlsConfig, "enabled", f"{p}.tls", bool),
+        ca_file=c.field(t, TlsConfig, "ca_file", f"{p}.tls", str),
+        cert_file=c.field(t, TlsConfig, "cert_file", f"{p}.tls", str),
+        key_file=c.field(t, TlsConfig, "key_file", f"{p}.tls", str),
+        insecure=c.field(t, TlsConfig, "insecure", f"{p}.tls", bool),
     )
     if tls.enabled:
         tls = dataclasses.replace(
@@ -223,32 +246,32 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
         )
         if bool(tls.cert_file) != bool(tls.key_file):
             c.problem(f"{p}.tls", "cert_file and key_file go together (client certificate)")
-    protocol = c.get(d, "protocol", p, (int, str), 5)
+    protocol = c.field(d, MqttConfig, "protocol", p, (int, str))
     protocol = {5: 5, "5": 5, 4: 4, "4": 4, 3: 4, "3.1.1": 4, "311": 4}.get(protocol, None)
     if protocol is None:
         c.problem(f"{p}.protocol", "must be 5 (MQTT 5) or 3.1.1 (MQTT 3.1.1)")
         protocol = 5
     if d.get("host") == "auto" and tls.enabled:
         c.problem(f"{p}.host", "auto may start a plain local broker; with tls.enabled give the broker's host name")
-    base_topic = c.get(d, "base_topic", p, str, "mqttprint",
+    base_topic = c.field(d, MqttConfig, "base_topic", p, str,
                        lambda v: None if TOPIC_SAFE.match(v) and not v.startswith("/") and not v.endswith("/")
                        else "letters, digits, _ - . / only; no wildcards, no leading/trailing /")
     return MqttConfig(
-        host=c.get(d, "host", p, str, "127.0.0.1", lambda v: None if v.strip() else "must not be empty"),
-        port=c.get(d, "port", p, int, 1883, _between(1, 65535)),
+        host=c.field(d, MqttConfig, "host", p, str, lambda v: None if v.strip() else "must not be empty"),
+        port=c.field(d, MqttConfig, "port", p, int, _between(1, 65535)),
         username=c.secret(d, "username", p, "MQTTPRINT_MQTT_USERNAME"),
         password=c.secret(d, "password", p, "MQTTPRINT_MQTT_PASSWORD"),
         base_topic=base_topic,
-        client_id=c.get(d, "client_id", p, str, None),
+        client_id=c.field(d, MqttConfig, "client_id", p, str),
         protocol=protocol,
-        keepalive=c.get(d, "keepalive", p, int, 30, _between(5, 3600)),
-        terminal=c.get(d, "terminal", p, bool, False),
+        keepalive=c.field(d, MqttConfig, "keepalive", p, int, _between(5, 3600)),
+        terminal=c.field(d, MqttConfig, "terminal", p, bool),
         tls=tls,
-        telemetry_interval=c.get(d, "telemetry_interval", p, float, 0.2, _between(0, 60)),
-        max_command_age=c.get(d, "max_command_age", p, float, 30.0, _between(0, 86400)),
-        max_payload=c.get(d, "max_payload", p, int, 16384, _between(256, 1 << 20)),
-        request_queue=c.get(d, "request_queue", p, int, 100, _between(1, 100000)),
-        duplicate_window=c.get(d, "duplicate_window", p, float, 10.0, _between(0, 3600)),
+        telemetry_interval=c.field(d, MqttConfig, "telemetry_interval", p, float, _between(0, 60)),
+        max_command_age=c.field(d, MqttConfig, "max_command_age", p, float, _between(0, 86400)),
+        max_payload=c.field(d, MqttConfig, "max_payload", p, int, _between(256, 1 << 20)),
+        request_queue=c.field(d, MqttConfig, "request_queue", p, int, _between(1, 100000)),
+        duplicate_window=c.field(d, MqttConfig, "duplicate_window", p, float, _between(0, 3600)),
     )
 
 
@@ -279,14 +302,13 @@ def exposed_key_problem(key: str) -> Optional[str]:
 
 def _rest(c: Checker, raw: Any) -> RestConfig:
     p = "rest"
-    d = c.section(raw, p, ("enabled", "host", "port", "external_url", "api_keys", "threads", "max_upload_mb",
-                           "dashboard", "max_streams"))
-    keys: list[ApiKey] = []
+    d = c.section(raw, p, keys(RestConfig))
+    api_keys: list[ApiKey] = []
     raw_keys = c.get(d, "api_keys", p, list, [])
     names: set[str] = set()
     for i, item in enumerate(raw_keys):
         kp = f"{p}.api_keys[{i}]"
-        k = c.section(item, kp, ("name", "key", "key_file", "role"))
+        k = c.section(item, kp, keys(ApiKey, "key_file"))
         name = c.get(k, "name", kp, str, "", lambda v: None if re.match(r"^[A-Za-z0-9_-]{1,64}$", v) else "letters, digits, _ and - only")
         if not name:
             c.problem(f"{kp}.name", "required")
@@ -300,12 +322,12 @@ def _rest(c: Checker, raw: Any) -> RestConfig:
         elif len(secret) < 16:
             c.problem(f"{kp}.key", "must be at least 16 characters (generate one: python3 -c 'import secrets; print(secrets.token_hex(16))')")
         role = c.get(k, "role", kp, str, "user", _one_of(ROLES))
-        keys.append(ApiKey(name, secret or "", role))
-    enabled = c.get(d, "enabled", p, bool, True)
-    host = c.get(d, "host", p, str, "127.0.0.1", lambda v: None if v.strip() else "must not be empty")
+        api_keys.append(ApiKey(name, secret or "", role))
+    enabled = c.field(d, RestConfig, "enabled", p, bool)
+    host = c.field(d, RestConfig, "host", p, str, lambda v: None if v.strip() else "must not be empty")
     if enabled and not is_loopback(host):
         # Anyone on the network can try keys: refuse the docs' example keys and short keys.
-        for i, key in enumerate(keys):
+        for i, key in enumerate(api_keys):
             problem = exposed_key_problem(key.key)
             if problem:
                 c.problem(f"{p}.api_keys[{i}].key", f"{problem} while rest.host ({host}) is not a loopback "
@@ -314,23 +336,23 @@ def _rest(c: Checker, raw: Any) -> RestConfig:
     return RestConfig(
         enabled=enabled,
         host=host,
-        port=c.get(d, "port", p, int, 5000, _between(0, 65535)),
-        external_url=c.get(d, "external_url", p, str, None,
+        port=c.field(d, RestConfig, "port", p, int, _between(0, 65535)),
+        external_url=c.field(d, RestConfig, "external_url", p, str,
                            lambda v: None if re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", v)
                            else "must be an http:// or https:// URL such as https://printers.example.com/"),
-        api_keys=tuple(keys),
-        threads=c.get(d, "threads", p, int, 8, _between(1, 64)),
-        max_upload_mb=c.get(d, "max_upload_mb", p, int, 200, _between(1, 4096)),
-        dashboard=c.get(d, "dashboard", p, bool, True),
-        max_streams=c.get(d, "max_streams", p, int, 24, _between(0, 256)),
+        api_keys=tuple(api_keys),
+        threads=c.field(d, RestConfig, "threads", p, int, _between(1, 64)),
+        max_upload_mb=c.field(d, RestConfig, "max_upload_mb", p, int, _between(1, 4096)),
+        dashboard=c.field(d, RestConfig, "dashboard", p, bool),
+        max_streams=c.field(d, RestConfig, "max_streams", p, int, _between(0, 256)),
     )
 
 
 def _homeassistant(c: Checker, raw: Any) -> HomeAssistantConfig:
-    d = c.section(raw, "homeassistant", ("discovery", "prefix"))
+    d = c.section(raw, "homeassistant", keys(HomeAssistantConfig))
     return HomeAssistantConfig(
-        discovery=c.get(d, "discovery", "homeassistant", bool, True),
-        prefix=c.get(d, "prefix", "homeassistant", str, "homeassistant",
+        discovery=c.field(d, HomeAssistantConfig, "discovery", "homeassistant", bool),
+        prefix=c.field(d, HomeAssistantConfig, "prefix", "homeassistant", str,
                      lambda v: None if TOPIC_SAFE.match(v) else "letters, digits, _ - . / only"),
     )
 
@@ -358,8 +380,7 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
     printers: list[PrinterConfig] = []
     ids: set[str] = set()
     ports: dict[str, str] = {}
-    known = ("id", "name", "port", "baudrate", "autoconnect", "flow_control", "rx_buffer", "reset_on_connect",
-             "temperature_interval", "position_interval", "ok_timeout", "pause_script", "resume_script", "cancel_script", "webcam")
+    known = keys(PrinterConfig)
     for i, item in enumerate(raw):
         p = f"printers[{i}]"
         d = c.section(item, p, known)
@@ -380,17 +401,17 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
             id=pid or f"printer{i}",
             name=c.get(d, "name", p, str, pid or f"printer{i}"),
             port=port,
-            baudrate=c.get(d, "baudrate", p, int, 115200, _between(300, 4_000_000)),
-            autoconnect=c.get(d, "autoconnect", p, bool, True),
-            flow_control=c.get(d, "flow_control", p, str, "ping-pong", _one_of(("ping-pong", "window"))),
-            rx_buffer=c.get(d, "rx_buffer", p, int, 128, _between(32, 65536)),
-            reset_on_connect=c.get(d, "reset_on_connect", p, bool, False),
-            temperature_interval=c.get(d, "temperature_interval", p, float, 2.0, _between(0, 3600)),
-            position_interval=c.get(d, "position_interval", p, float, 5.0, _between(0, 3600)),
-            ok_timeout=c.get(d, "ok_timeout", p, float, 10.0, _between(0.5, 600)),
-            pause_script=_script(c, d, "pause_script", p, ()),
-            resume_script=_script(c, d, "resume_script", p, ()),
-            cancel_script=_script(c, d, "cancel_script", p, PrinterConfig.__dataclass_fields__["cancel_script"].default),
+            baudrate=c.field(d, PrinterConfig, "baudrate", p, int, _between(300, 4_000_000)),
+            autoconnect=c.field(d, PrinterConfig, "autoconnect", p, bool),
+            flow_control=c.field(d, PrinterConfig, "flow_control", p, str, _one_of(("ping-pong", "window"))),
+            rx_buffer=c.field(d, PrinterConfig, "rx_buffer", p, int, _between(32, 65536)),
+            reset_on_connect=c.field(d, PrinterConfig, "reset_on_connect", p, bool),
+            temperature_interval=c.field(d, PrinterConfig, "temperature_interval", p, float, _between(0, 3600)),
+            position_interval=c.field(d, PrinterConfig, "position_interval", p, float, _between(0, 3600)),
+            ok_timeout=c.field(d, PrinterConfig, "ok_timeout", p, float, _between(0.5, 600)),
+            pause_script=_script(c, d, "pause_script", p, default(PrinterConfig, "pause_script")),
+            resume_script=_script(c, d, "resume_script", p, default(PrinterConfig, "resume_script")),
+            cancel_script=_script(c, d, "cancel_script", p, default(PrinterConfig, "cancel_script")),
             webcam=_webcam(c, d.get("webcam"), f"{p}.webcam"),
         ))
     return tuple(printers)
@@ -398,14 +419,15 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
 
 def _system(c: Checker, raw: Any) -> SystemConfig:
     p = "system"
-    d = c.section(raw, p, ("commands", "actions", "mqtt_enabled"))
-    cmds = c.section(d.get("commands"), f"{p}.commands", CORE_COMMANDS)
-    commands = {name: c.get(cmds, name, f"{p}.commands", str, None) for name in CORE_COMMANDS}
+    core_commands = tuple(default(SystemConfig, "commands"))
+    d = c.section(raw, p, keys(SystemConfig))
+    cmds = c.section(d.get("commands"), f"{p}.commands", core_commands)
+    commands = {name: c.get(cmds, name, f"{p}.commands", str, None) for name in core_commands}
     actions: list[SystemAction] = []
     seen: set[str] = set()
     for i, item in enumerate(c.get(d, "actions", p, list, [])):
         ap = f"{p}.actions[{i}]"
-        a = c.section(item, ap, ("action", "name", "command", "confirm", "async", "ignore", "shell", "timeout"))
+        a = c.section(item, ap, keys(SystemAction))
         action = c.get(a, "action", ap, str, "", lambda v: None if ACTION_ID.match(v) else "letters, digits, _ . - only")
         if not action:
             c.problem(f"{ap}.action", "required")
@@ -416,38 +438,38 @@ def _system(c: Checker, raw: Any) -> SystemConfig:
         if action in seen:
             c.problem(f"{ap}.action", f"duplicate action {action!r}")
         seen.add(action)
-        command = c.get(a, "command", ap, str, None)
+        command = c.field(a, SystemAction, "command", ap, str)
         if not command:
             c.problem(f"{ap}.command", "required for every action except dividers")
         actions.append(SystemAction(
             action=action,
             name=c.get(a, "name", ap, str, action),
             command=command,
-            confirm=c.get(a, "confirm", ap, str, None, nullable=True),
-            async_=c.get(a, "async", ap, bool, False),
-            ignore=c.get(a, "ignore", ap, bool, False),
-            shell=c.get(a, "shell", ap, bool, False),
-            timeout=c.get(a, "timeout", ap, float, 60.0, _between(0.1, 86400)),
+            confirm=c.field(a, SystemAction, "confirm", ap, str, nullable=True),
+            async_=c.field(a, SystemAction, "async_", ap, bool),
+            ignore=c.field(a, SystemAction, "ignore", ap, bool),
+            shell=c.field(a, SystemAction, "shell", ap, bool),
+            timeout=c.field(a, SystemAction, "timeout", ap, float, _between(0.1, 86400)),
         ))
-    return SystemConfig(commands=commands, actions=tuple(actions), mqtt_enabled=c.get(d, "mqtt_enabled", p, bool, True))
+    return SystemConfig(commands=commands, actions=tuple(actions), mqtt_enabled=c.field(d, SystemConfig, "mqtt_enabled", p, bool))
 
 
 SUBSYSTEMS = ("protocol", "runtime", "mqtt", "rest", "sim", "serial")
 
 
 def _logging(c: Checker, raw: Any) -> LoggingConfig:
-    d = c.section(raw, "logging", ("level", "serial_traffic", "levels"))
-    level = c.get(d, "level", "logging", str, "INFO")
+    d = c.section(raw, "logging", keys(LoggingConfig))
+    level = c.field(d, LoggingConfig, "level", "logging", str)
     if level.upper() not in LOG_LEVELS:
         c.problem("logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
         level = "INFO"
     levels: dict[str, str] = {}
-    for name, value in c.section(c.get(d, "levels", "logging", dict, {}), "logging.levels", SUBSYSTEMS).items():
+    for name, value in c.section(c.field(d, LoggingConfig, "levels", "logging", dict), "logging.levels", SUBSYSTEMS).items():
         if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
             c.problem(f"logging.levels.{name}", f"must be one of {', '.join(LOG_LEVELS)}")
         else:
             levels[name] = value.upper()
-    return LoggingConfig(level=level.upper(), serial_traffic=c.get(d, "serial_traffic", "logging", bool, False),
+    return LoggingConfig(level=level.upper(), serial_traffic=c.field(d, LoggingConfig, "serial_traffic", "logging", bool),
                          levels=levels)
 
 
