@@ -73,8 +73,8 @@ def main() -> int:
         printer = PrinterService("b", link_settings(pc), engine_params(pc, config), bus)
         store = FileStore(Path(tmp) / "uploads", 1 << 40)
         jobs = JobsService(config, store, {"b": printer}, bus)
-        registry = CommandRegistry(Context({"b": printer}, "b", {"jobs": jobs}))
-        register_job_actions(registry)
+        registry = CommandRegistry(Context({"b": printer}, "b"))
+        register_job_actions(registry, jobs)
         printer.start()
         try:
             deadline = time.monotonic() + 20

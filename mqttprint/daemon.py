@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from mqttprint.config import Config, PrinterConfig
 from mqttprint.protocol.params import EngineParams
@@ -23,7 +23,20 @@ from mqttprint.runtime.job_actions import JobsService, register_job_actions
 from mqttprint.runtime.storage import state_dir
 from mqttprint.runtime.system_commands import SystemCommands, register_system_actions
 
+if TYPE_CHECKING:  # the transports and integrations are imported when they are started
+    from mqttprint.integrations.metrics import GatewayMetrics
+    from mqttprint.integrations.mtconnect import MtconnectAdapter
+    from mqttprint.integrations.webcam import CameraPublisher
+    from mqttprint.mqtt.bridge import MqttBridge
+    from mqttprint.rest.server import RestServer
+
 log = logging.getLogger(__name__)
+
+
+class Stoppable(Protocol):
+    """A part the gateway stops on the way out."""
+
+    def stop(self) -> None: ...
 
 
 def engine_params(printer: PrinterConfig, config: Config) -> EngineParams:
@@ -58,22 +71,20 @@ class Gateway:
             p.id: PrinterService(p.id, link_settings(p), engine_params(p, config), self.bus) for p in config.printers
         }
         default = config.printers[0].id if config.printers else None
-        self.services: dict[str, object] = {}
-        self.registry = CommandRegistry(Context(self.printers, default, self.services))
+        self.registry = CommandRegistry(Context(self.printers, default))
         register_printer_actions(self.registry)
-        self.services["system"] = SystemCommands(config.system, self.bus)
-        register_system_actions(self.registry)
+        self.system = SystemCommands(config.system, self.bus)
+        register_system_actions(self.registry, self.system)
         self.state_dir = state_dir(config.storage.dir)
         store = FileStore(self.state_dir / "uploads", config.rest.max_upload_mb * 1024 * 1024)
         self.jobs = JobsService(config, store, self.printers, self.bus)
-        self.services["jobs"] = self.jobs
-        register_job_actions(self.registry)
-        self.mqtt: Optional[object] = None
-        self.embedded_broker: Optional[object] = None
-        self.rest: Optional[object] = None
-        self.metrics: Optional[object] = None
-        self.mtconnect: Optional[object] = None
-        self.cameras: Optional[object] = None
+        register_job_actions(self.registry, self.jobs)
+        self.mqtt: Optional[MqttBridge] = None
+        self.embedded_broker: Optional[Stoppable] = None  # mqtt.host: auto and no broker answered
+        self.rest: Optional[RestServer] = None
+        self.metrics: Optional[GatewayMetrics] = None
+        self.mtconnect: Optional[MtconnectAdapter] = None
+        self.cameras: Optional[CameraPublisher] = None
         if config.metrics.enabled and config.rest.enabled:
             from mqttprint.integrations.metrics import GatewayMetrics
 
@@ -83,7 +94,7 @@ class Gateway:
     def start(self) -> None:
         """Start printers first (a print never waits for a transport), then MQTT, then REST."""
         if self.metrics is not None:
-            self.metrics.attach()  # type: ignore[attr-defined]
+            self.metrics.attach()
         for printer in self.printers.values():
             printer.start()
         self.jobs.start()
@@ -96,11 +107,11 @@ class Gateway:
         self.mqtt.start()
         if self.metrics is not None:
             publisher = self.mqtt.publisher
-            self.metrics.watch_mqtt(publisher.is_connected, publisher.backlog)  # type: ignore[attr-defined]
+            self.metrics.watch_mqtt(publisher.is_connected, publisher.backlog)
         if self.config.rest.enabled:
             from mqttprint.rest.server import RestServer
 
-            self.rest = RestServer(self.config, self.registry, self.printers, metrics=self.metrics)
+            self.rest = RestServer(self.config, self.registry, self.printers, self.bus, metrics=self.metrics)
             self.rest.start()
         if self.config.mtconnect.enabled:
             from mqttprint.integrations.mtconnect import MtconnectAdapter
@@ -108,7 +119,7 @@ class Gateway:
             self.mtconnect = MtconnectAdapter(self.config.mtconnect, self.printers, self.bus)
             self.mtconnect.start()
             if self.metrics is not None:
-                self.metrics.add_gauge("mqttprint_mtconnect_agents",  # type: ignore[attr-defined]
+                self.metrics.add_gauge("mqttprint_mtconnect_agents",
                                        "MTConnect agents connected", self.mtconnect.agent_count)
         if any(p.webcam.mqtt_interval > 0 and p.webcam.snapshot_url for p in self.config.printers):
             from mqttprint.integrations.webcam import CameraPublisher
@@ -122,8 +133,7 @@ class Gateway:
         for printer in self.printers.values():
             if not printer.link.running(max_silence):
                 return False
-        check = getattr(self.mqtt, "healthy", None)
-        return bool(check()) if callable(check) else self.mqtt is not None
+        return self.mqtt is not None and self.mqtt.healthy()
 
     def status_line(self) -> str:
         """A one-line summary for systemd's STATUS=."""
@@ -146,10 +156,10 @@ class Gateway:
         self._stop_part(self.embedded_broker)
 
     @staticmethod
-    def _stop_part(part: Optional[object]) -> None:
+    def _stop_part(part: Optional[Stoppable]) -> None:
         if part is None:
             return
         try:
-            part.stop()  # type: ignore[attr-defined]
+            part.stop()
         except Exception:  # keep stopping the rest; log the failure with its traceback
             log.exception("stopping %s failed", type(part).__name__)

@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import queue
-import re
 import secrets
 import threading
 import time
@@ -28,17 +27,18 @@ from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
 from mqttprint.mqtt.dedup import RecentIds
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
+from mqttprint.protocol import gcode
 from mqttprint.protocol.errors import MqttprintError
+from mqttprint.protocol.events import CommandFinished
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import CommandRegistry, Request
-from mqttprint.runtime.printer_service import CommandHandle, CommandResult, PrinterService
+from mqttprint.runtime.printer_service import CommandHandle, PrinterService
 
 log = logging.getLogger(__name__)
 
 #: A request's reply is sent with ok=false, error="timeout" if its commands take longer.
 REPLY_TIMEOUT = 60.0
 
-_EMERGENCY_BYTES = re.compile(rb"(?i)(?<![A-Za-z0-9])M0*(112|108|410|876|524)(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class PendingReply:
     request_id: Any
     commands: list[str]
     deadline: float
-    results: list[Optional[CommandResult]] = field(default_factory=list)
+    results: list[Optional[CommandFinished]] = field(default_factory=list)
     remaining: int = 0
     sent: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -228,7 +228,7 @@ class MqttBridge:
         if inbound is None:
             return
         urgent = inbound.kind == topics.EMERGENCY or (
-            inbound.kind == topics.COMMAND and _EMERGENCY_BYTES.search(message.payload[:65536]) is not None)
+            inbound.kind == topics.COMMAND and gcode.EMERGENCY_IN_PAYLOAD.search(message.payload[:65536]) is not None)
         if inbound.kind == topics.EMERGENCY:
             # The emergency fast path: validated and written right here on paho's network thread
             # (emergency() only takes the port's write lock), saving a thread hand-off. B/command
@@ -361,7 +361,7 @@ class MqttBridge:
         for index, handle in enumerate(handles):
             handle.add_done_callback(lambda result, i=index: self._on_result(pending, i, result))
 
-    def _on_result(self, pending: PendingReply, index: int, result: CommandResult) -> None:
+    def _on_result(self, pending: PendingReply, index: int, result: CommandFinished) -> None:
         """A handle completed (serial thread, or this thread if it was already done): record only."""
         with pending.lock:
             if pending.sent or pending.results[index] is not None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from mqttprint.mqtt import topics
+from mqttprint.protocol import gcode
+from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.validation import JsonProblem, loads_strict
 from mqttprint.validation import control_char as _control_char
 
@@ -31,14 +33,12 @@ CONNECTION_VERBS = ("connect", "disconnect")
 JOB_VERBS = ("start", "pause", "resume", "cancel", "restart")
 #: What `B/emergency` accepts besides the codes themselves; all mean M112. Never the empty
 #: payload: `mosquitto_pub -r -n` (clearing a retained message) sends one, and must not halt a printer.
-EMERGENCY_PRESS = ("PRESS", "STOP", "M112")
 #: Job verbs and the keys each one's JSON form may carry besides `command` and COMMON_KEYS.
 JOB_KEYS: dict[str, tuple[str, ...]] = {"start": ("file",), "pause": ("action",), "resume": (), "cancel": (),
                                         "restart": ()}
 #: Why an empty payload is refused on every request topic.
 EMPTY_PAYLOAD = ("empty payload: nothing done (an empty message is how a retained message is cleared; "
                  "actions need an explicit payload such as PRESS, a command or JSON)")
-_EMERGENCY_RE = re.compile(r"^(M112|M108|M410|M524|M876 S\d{1,3})$")
 
 
 class PayloadError(ValueError):
@@ -213,15 +213,12 @@ def _command_args(lines: list[str]) -> dict[str, Any]:
 
 
 def normalize_emergency(text: str) -> str:
-    """`PRESS`/`STOP` -> M112; M112, M108, M410, M524, `M876 S<n>` as they are; else PayloadError
-    (the empty payload included)."""
-    command = " ".join(text.split()).upper()
-    if command in EMERGENCY_PRESS:
-        return "M112"
-    if not _EMERGENCY_RE.match(command):
-        raise PayloadError(f"{text.strip()[:40]!r} is not an emergency command "
-                           "(send PRESS, M112, M108, M410, M876 S<n> or M524)")
-    return command
+    """`gcode.emergency_request` (PRESS/STOP -> M112, the codes as they are), its refusal as a
+    PayloadError (the empty payload included)."""
+    try:
+        return gcode.emergency_request(text)
+    except InvalidCommand as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def parse_emergency(text: str) -> ParsedRequest:
@@ -335,7 +332,7 @@ def parse_request(kind: str, text: str, source: Optional[str] = None, action: Op
 
 # ---------------------------------------------------------------------- outbound
 class ResultLike(Protocol):
-    """What a finished command looks like to the reply encoder (runtime's CommandResult)."""
+    """What a finished command looks like to the reply encoder (the engine's CommandFinished)."""
 
     command: str
     ok: bool

@@ -22,7 +22,7 @@ from typing import Optional
 
 from mqttprint.protocol import framing, gcode, reactions, timing
 from mqttprint.protocol.deadlines import OkDeadlines
-from mqttprint.protocol.errors import InvalidCommand, NotOperational
+from mqttprint.protocol.errors import NotOperational
 from mqttprint.protocol.events import (
     CommandFinished,
     EmergencySent,
@@ -159,10 +159,8 @@ class Engine:
         one `ok` to collect (the parser's queued copy is acknowledged later), so they take a
         place in the window.
         """
-        line = gcode.validate_command(text)
+        line = gcode.emergency_line(text)
         code = gcode.code_key(line)
-        if code not in gcode.EMERGENCY_CODES:
-            raise InvalidCommand(f"{line!r} is not an emergency command ({', '.join(sorted(gcode.EMERGENCY_CODES))})")
         out = bytearray() if already_written else bytearray(framing.encode_plain(line))
         command = Command(next(self._ids), line, Priority.EMERGENCY, code, sent_at=now)
         self._events.append(EmergencySent(line, now))

@@ -95,6 +95,11 @@ class CommandFinished:
     sent_at: Optional[float]
     finished_at: float
 
+    @property
+    def duration(self) -> Optional[float]:
+        """Seconds from writing the command to its `ok` (None if it was never written)."""
+        return None if self.sent_at is None else self.finished_at - self.sent_at
+
 
 @dataclass(frozen=True, slots=True)
 class ResendRequested:

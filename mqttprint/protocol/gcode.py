@@ -18,6 +18,15 @@ MAX_COMMAND_LENGTH = 95
 #: Commands written straight to the wire, un-numbered, ahead of everything (Marlin's
 #: EMERGENCY_PARSER handles them on arrival even when its buffers are full).
 EMERGENCY_CODES = frozenset({"M112", "M108", "M410", "M876", "M524"})
+#: Words an emergency request (`B/emergency`, the printer.emergency action) may use for the red
+#: button; both mean M112. Never "": an empty request is not a button press.
+EMERGENCY_WORDS = frozenset({"PRESS", "STOP"})
+#: The exact emergency commands a request may name (M876 needs its S<n> response index).
+_EMERGENCY_REQUEST = re.compile(r"^(M112|M108|M410|M524|M876 S\d{1,3})$")
+#: An emergency code anywhere in a raw payload (routes a B/command payload to the urgent worker
+#: before it is parsed; a false positive only costs the faster lane).
+EMERGENCY_IN_PAYLOAD = re.compile(
+    rb"(?i)(?<![A-Za-z0-9])M0*(" + "|".join(sorted(c[1:] for c in EMERGENCY_CODES)).encode() + rb")(?![0-9])")
 
 #: Commands whose `ok` only comes when they finish (no ok-timeout while they run).
 LONG_RUNNING_CODES = frozenset(
@@ -101,6 +110,27 @@ def parameters(line: str) -> dict[str, float]:
 def is_emergency(line: str) -> bool:
     """True for M112/M108/M410/M876/M524 lines."""
     return code_key(line) in EMERGENCY_CODES
+
+
+def emergency_request(text: str) -> str:
+    """The emergency command a request means (the one grammar for every transport): PRESS/STOP ->
+    M112; M112, M108, M410, M524, `M876 S<n>` (case and spacing normalised); else InvalidCommand."""
+    command = " ".join(text.split()).upper()
+    if command in EMERGENCY_WORDS:
+        return "M112"
+    if not _EMERGENCY_REQUEST.match(command):
+        raise InvalidCommand(f"{text.strip()[:40]!r} is not an emergency command "
+                             "(send PRESS, M112, M108, M410, M876 S<n> or M524)")
+    return command
+
+
+def emergency_line(text: str) -> str:
+    """Validate a line that must be an emergency command (M112, M108, M410, M876, M524) and return
+    it normalised; InvalidCommand otherwise (the one refusal every layer raises)."""
+    line = validate_command(text)
+    if code_key(line) not in EMERGENCY_CODES:
+        raise InvalidCommand(f"{line!r} is not an emergency command ({', '.join(sorted(EMERGENCY_CODES))})")
+    return line
 
 
 def validate_command(line: str) -> str:

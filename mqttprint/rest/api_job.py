@@ -8,10 +8,7 @@ work is done by the registry's "job.*" actions, which MQTT shares.
 
 from __future__ import annotations
 
-import time
-
 from mqttprint.protocol.job_rules import JobRequest
-from mqttprint.rest import shapes
 from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, require_allowed, require_operational, require_permission
 from mqttprint.rest.validation import ApiError, json_command
 
@@ -19,11 +16,9 @@ PAUSE_ACTIONS = ("pause", "resume", "toggle")
 
 
 def job_state(call: Call) -> Reply:
-    """GET /api/job (STATUS): always 200 (Home Assistant polls it first, also while offline).
-    The runtime's "job.status" document; the idle shape where no job service runs."""
-    if call.services.registry.has("job.status"):
-        return Reply(200, call.dispatch("job.status", {}).data)
-    return Reply(200, shapes.job(call.snapshot(), time.time()))
+    """GET /api/job (STATUS): always 200 (Home Assistant polls it first, also while offline):
+    the runtime's "job.status" document."""
+    return Reply(200, call.dispatch("job.status", {}).data)
 
 
 def _start(call: Call) -> None:

@@ -120,9 +120,7 @@ def connection_command(call: Call) -> Reply:
             call.dispatch("connection.connect", args)
     elif command == "disconnect":
         call.dispatch("connection.disconnect", {})
-    elif call.services.registry.has("connection.fake_ack"):
-        call.dispatch("connection.fake_ack", {})
-    # else: fake_ack is a no-op, as OctoPrint's is while disconnected (mqttprint's ok-timeout
+    # fake_ack is a no-op, as OctoPrint's is while disconnected (mqttprint's ok-timeout
     # recovery already unblocks a stalled send loop).
     return NO_CONTENT
 

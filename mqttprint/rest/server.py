@@ -1,6 +1,6 @@
 """The REST server: builds the shim's services and app, serves them with waitress on a thread.
 
-The only module that imports waitress. `RestServer(config, registry, printers)` is what the
+The only module that imports waitress. `RestServer(config, registry, printers, bus)` is what the
 daemon constructs; `.start()` binds (port 0 picks a free port, see `.port`) and serves in the
 background, `.stop()` closes the listener and every connection.
 """
@@ -21,6 +21,7 @@ from mqttprint.rest.appkeys import AppKeyStore
 from mqttprint.rest.auth import Authenticator
 from mqttprint.rest.history import TemperatureHistory
 from mqttprint.rest.routing import Services
+from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import CommandRegistry
 from mqttprint.runtime.port_detect import candidate_ports
 from mqttprint.runtime.printer_service import PrinterService
@@ -62,8 +63,9 @@ class RestServer:
     """The OctoPrint-compatible REST API on config.rest.host/port."""
 
     def __init__(self, config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService],
-                 metrics: Optional[Any] = None) -> None:
+                 bus: EventBus, metrics: Optional[Any] = None) -> None:
         self.config = config
+        self._bus = bus  # the gateway's one event bus (temperature history)
         self.services = build_services(config, registry, printers, metrics)
         self.app = create_app(self.services)
         self._map: dict[int, Any] = {}
@@ -85,11 +87,9 @@ class RestServer:
             max_request_body_size=2 * body_limit(self.config.rest.max_upload_mb),
         )
         self.port = int(self._server.effective_port)
-        bus = next((printer.bus for printer in self.services.printers.values()), None)
-        if bus is not None:  # every printer publishes on the gateway's one bus
-            self.services.history.attach(bus)
-            if self.services.push is not None:
-                self.services.push.attach(bus)
+        self.services.history.attach(self._bus)
+        if self.services.push is not None:
+            self.services.push.attach(self._bus)
         self._thread = threading.Thread(target=self._serve, name="rest", daemon=True)
         self._thread.start()
         log.info("REST API on http://%s:%s", self.config.rest.host, self.port)

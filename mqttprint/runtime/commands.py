@@ -52,11 +52,11 @@ Handler = Callable[["Context", Request], ActionResult]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What handlers may use: the printers, and services registered by later features."""
+    """What every handler may use: the printers. A handler that needs a service (jobs, system
+    commands) is registered bound to it (`functools.partial`), never looks it up by name."""
 
     printers: Mapping[str, PrinterService]
     default_printer: Optional[str]
-    services: Mapping[str, Any] = field(default_factory=dict)
 
     def printer(self, printer_id: Optional[str]) -> PrinterService:
         """The named printer, or the default one; NotFound otherwise."""

@@ -7,6 +7,7 @@ files.unselect, files.delete {name}.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any, Optional
@@ -16,7 +17,7 @@ from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.job_rules import JobRequest, refusal
 from mqttprint.protocol.states import is_job_active
 from mqttprint.runtime.bus import EventBus
-from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, NotFound, Request, arg_bool, arg_str
+from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_bool, arg_str
 from mqttprint.runtime.file_store import FileStore, StoredFile, sanitize_name
 from mqttprint.runtime.jobs import PrinterJobs
 from mqttprint.runtime.printer_service import PrinterService
@@ -56,16 +57,9 @@ class JobsService:
         return any(j.selected == name and is_job_active(j.printer.snapshot().state) for j in self.jobs.values())
 
 
-def _service(context: Context) -> JobsService:
-    service = context.services.get("jobs")
-    if not isinstance(service, JobsService):
-        raise NotFound("jobs are not available")
-    return service
-
-
-def _jobs(context: Context, request: Request) -> PrinterJobs:
+def _jobs(service: JobsService, context: Context, request: Request) -> PrinterJobs:
     printer = context.printer(request.printer_id)
-    return _service(context).jobs[printer.printer_id]
+    return service.jobs[printer.printer_id]
 
 
 def file_entry(stored: StoredFile) -> dict[str, Any]:
@@ -74,49 +68,48 @@ def file_entry(stored: StoredFile) -> dict[str, Any]:
             "typePath": ["machinecode", "gcode"], "size": stored.size, "date": stored.date, "lines": stored.lines}
 
 
-def job_status(context: Context, request: Request) -> ActionResult:
-    return ActionResult(data=_jobs(context, request).job_info())
+def job_status(service: JobsService, context: Context, request: Request) -> ActionResult:
+    return ActionResult(data=_jobs(service, context, request).job_info())
 
 
-def job_start(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).start(arg_str(request.args, "file"))
+def job_start(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).start(arg_str(request.args, "file"))
     return ActionResult(data={"started": True})
 
 
-def job_restart(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).restart()
+def job_restart(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).restart()
     return ActionResult(data={"restarted": True})
 
 
-def job_pause(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).pause(arg_str(request.args, "action", "toggle") or "toggle")
+def job_pause(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).pause(arg_str(request.args, "action", "toggle") or "toggle")
     return ActionResult(data={"paused": True})
 
 
-def job_resume(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).pause("resume")
+def job_resume(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).pause("resume")
     return ActionResult(data={"resumed": True})
 
 
-def job_cancel(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).cancel()
+def job_cancel(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).cancel()
     return ActionResult(data={"cancelled": True})
 
 
-def files_list(context: Context, request: Request) -> ActionResult:
-    store = _service(context).store
+def files_list(service: JobsService, context: Context, request: Request) -> ActionResult:
+    store = service.store
     free, total = store.usage()
     return ActionResult(data={"files": [file_entry(f) for f in store.list()], "free": free, "total": total})
 
 
-def files_get(context: Context, request: Request) -> ActionResult:
+def files_get(service: JobsService, context: Context, request: Request) -> ActionResult:
     name = arg_str(request.args, "name", required=True) or ""
-    return ActionResult(data=file_entry(_service(context).store.get(name)))
+    return ActionResult(data=file_entry(service.store.get(name)))
 
 
-def files_upload(context: Context, request: Request) -> ActionResult:
+def files_upload(service: JobsService, context: Context, request: Request) -> ActionResult:
     """{"name", "stream" (binary file object), "select", "print"} -> stored entry + effective flags."""
-    service = _service(context)
     name = sanitize_name(arg_str(request.args, "name", required=True) or "")
     stream = request.args.get("stream")
     if stream is None or not hasattr(stream, "read"):
@@ -125,7 +118,7 @@ def files_upload(context: Context, request: Request) -> ActionResult:
         raise NotOperational("Trying to overwrite file that is currently being printed")
     stored = service.store.save(name, stream)
     select, start = arg_bool(request.args, "select"), arg_bool(request.args, "print")
-    jobs = _jobs(context, request)
+    jobs = _jobs(service, context, request)
     effective_select = effective_print = False
     if (select or start) and refusal(JobRequest.SELECT, jobs.printer.snapshot().state) is None:
         jobs.select(stored.name, start=False)
@@ -136,19 +129,18 @@ def files_upload(context: Context, request: Request) -> ActionResult:
     return ActionResult(data={"file": file_entry(stored), "effectiveSelect": effective_select, "effectivePrint": effective_print})
 
 
-def files_select(context: Context, request: Request) -> ActionResult:
+def files_select(service: JobsService, context: Context, request: Request) -> ActionResult:
     name = arg_str(request.args, "name", required=True) or ""
-    _jobs(context, request).select(name, start=arg_bool(request.args, "print"))
+    _jobs(service, context, request).select(name, start=arg_bool(request.args, "print"))
     return ActionResult(data={"selected": name})
 
 
-def files_unselect(context: Context, request: Request) -> ActionResult:
-    _jobs(context, request).unselect()
+def files_unselect(service: JobsService, context: Context, request: Request) -> ActionResult:
+    _jobs(service, context, request).unselect()
     return ActionResult(data={"selected": None})
 
 
-def files_delete(context: Context, request: Request) -> ActionResult:
-    service = _service(context)
+def files_delete(service: JobsService, context: Context, request: Request) -> ActionResult:
     name = arg_str(request.args, "name", required=True) or ""
     service.store.path_of(name)
     if service.in_use(name):
@@ -160,7 +152,8 @@ def files_delete(context: Context, request: Request) -> ActionResult:
     return ActionResult(data={"deleted": name})
 
 
-def register_job_actions(registry: CommandRegistry) -> None:
+def register_job_actions(registry: CommandRegistry, service: JobsService) -> None:
+    """Register the job and file actions, bound to `service` (the handlers get it passed in)."""
     for name, handler, description in (
         ("job.status", job_status, "OctoPrint's job document"),
         ("job.start", job_start, "Start the selected (or given) file"),
@@ -175,7 +168,7 @@ def register_job_actions(registry: CommandRegistry) -> None:
         ("files.unselect", files_unselect, "Unselect the current file"),
         ("files.delete", files_delete, "Delete a stored file"),
     ):
-        registry.register(name, handler, description)
+        registry.register(name, functools.partial(handler, service), description)
 
 
 def job_arg(request: Request) -> Optional[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mqttprint.protocol import gcode
 from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_int, arg_str
 from mqttprint.runtime.port_detect import candidate_ports, port_problem
@@ -14,9 +15,6 @@ from mqttprint.runtime.port_detect import candidate_ports, port_problem
 #: Longest G-code payload accepted in one request (a page of commands, not a job: jobs are files).
 MAX_PAYLOAD_LINES = 200
 
-#: What `B/emergency` and the emergency action accept: the codes and Marlin's M876 form.
-#: Never "": an empty request is not a button press (docs/mqtt.md, "Empty payloads").
-EMERGENCY_ALIASES = {"PRESS": "M112", "STOP": "M112"}
 
 
 def commands_from_args(args: Any) -> str:
@@ -55,8 +53,7 @@ def send_commands(context: Context, request: Request) -> ActionResult:
 def emergency(context: Context, request: Request) -> ActionResult:
     """Write an emergency command at once; M112 by default."""
     printer = context.printer(request.printer_id)
-    command = (arg_str(request.args, "command", "M112") or "").strip()
-    command = EMERGENCY_ALIASES.get(command.upper(), command)
+    command = gcode.emergency_request(arg_str(request.args, "command", "M112") or "")
     handle = printer.emergency(command)
     return ActionResult(data={"command": handle.command}, handles=(handle,))
 

@@ -25,21 +25,8 @@ from mqttprint.runtime.bus import BusMessage, EventBus
 from mqttprint.runtime.serial_link import LinkSettings, SerialLink
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """How a command ended: acknowledged (`ok`) or not, with the firmware's reply lines."""
-
-    command: str
-    ok: bool
-    lines: tuple[str, ...]
-    error: str
-    sent_at: Optional[float]
-    finished_at: float
-
-    @property
-    def duration(self) -> Optional[float]:
-        """Seconds from writing the command to its `ok` (None if it was never written)."""
-        return None if self.sent_at is None else self.finished_at - self.sent_at
+#: The command id of a handle that failed before its command reached the engine.
+NEVER_QUEUED = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +48,9 @@ class CommandHandle:
     def __init__(self, command: str) -> None:
         self.command = command
         self.queued_at = time.monotonic()
-        self._future: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()
+        self._future: concurrent.futures.Future[CommandFinished] = concurrent.futures.Future()
 
-    def result(self, timeout: Optional[float] = None) -> CommandResult:
+    def result(self, timeout: Optional[float] = None) -> CommandFinished:
         """Wait for the result; raises TimeoutError when it does not come in time."""
         try:
             return self._future.result(timeout)
@@ -73,11 +60,11 @@ class CommandHandle:
     def done(self) -> bool:
         return self._future.done()
 
-    def add_done_callback(self, callback: Callable[[CommandResult], None]) -> None:
+    def add_done_callback(self, callback: Callable[[CommandFinished], None]) -> None:
         """Call `callback(result)` when done (at once, on this thread, if already done)."""
         self._future.add_done_callback(lambda f: callback(f.result()))
 
-    def _complete(self, result: CommandResult) -> None:
+    def _complete(self, result: CommandFinished) -> None:
         if not self._future.done():
             self._future.set_result(result)
 
@@ -160,9 +147,7 @@ class PrinterService:
 
     def emergency(self, command: str = "M112") -> CommandHandle:
         """Write an emergency command at once (M112, M108, M410, M876 S<n>, M524)."""
-        line = gcode.validate_command(command)
-        if gcode.code_key(line) not in gcode.EMERGENCY_CODES:
-            raise InvalidCommand(f"{line!r} is not an emergency command (M112, M108, M410, M876, M524)")
+        line = gcode.emergency_line(command)
         handle = CommandHandle(line)
 
         def register(command_id: int) -> None:
@@ -178,7 +163,7 @@ class PrinterService:
     def _failed(self, line: str, error: str) -> CommandHandle:
         handle = CommandHandle(line)
         now = self._wall_clock()
-        handle._complete(CommandResult(line, False, (), error, None, now))
+        handle._complete(CommandFinished(NEVER_QUEUED, line, False, (), error, None, now))
         return handle
 
     def connect(self, port: Optional[str] = None, baudrate: Optional[int] = None) -> None:
@@ -212,9 +197,7 @@ class PrinterService:
             if type(event) is CommandFinished:
                 handle = self._handles.pop(event.command_id, None)  # type: ignore[union-attr]
                 if handle is not None:
-                    handle._complete(
-                        CommandResult(event.command, event.ok, event.lines, event.error, event.sent_at, event.finished_at)  # type: ignore[union-attr]
-                    )
+                    handle._complete(event)  # type: ignore[arg-type]
                     if not gcode.is_emergency(handle.command):  # emergencies are timed call -> written
                         timings.append(CommandTimed(handle.command, CommandTimed.ROUND_TRIP,
                                                     time.monotonic() - handle.queued_at))

@@ -22,7 +22,7 @@ import serial  # pyserial
 
 from mqttprint.protocol import framing, gcode
 from mqttprint.protocol.engine import Engine
-from mqttprint.protocol.errors import InvalidCommand, LinkFault, NotOperational
+from mqttprint.protocol.errors import LinkFault, NotOperational
 from mqttprint.protocol.events import Event
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.states import Trigger
@@ -205,9 +205,7 @@ class SerialLink:
         the serial thread never holds the lock for more than one write. Returns the future of
         the engine's (command id, follow-up bytes) bookkeeping.
         """
-        line = gcode.validate_command(command)
-        if gcode.code_key(line) not in gcode.EMERGENCY_CODES:
-            raise InvalidCommand(f"{line!r} is not an emergency command")
+        line = gcode.emergency_line(command)
         data = framing.encode_plain(line)
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._write_lock:

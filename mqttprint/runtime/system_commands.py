@@ -7,6 +7,7 @@ the MQTT bridge render the results; both add the absolute `resource` URL themsel
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -146,27 +147,21 @@ class SystemCommands:
         self._bus.publish(BusMessage(printer_id, event, self._wall_clock()))
 
 
-def _system(context: Context) -> SystemCommands:
-    system = context.services.get("system")
-    if not isinstance(system, SystemCommands):
-        raise NotFound("system commands are not available")
-    return system
-
-
-def list_commands(context: Context, request: Request) -> ActionResult:
+def list_commands(system: SystemCommands, context: Context, request: Request) -> ActionResult:
     """{"base_url": ..., "source"?: ...} -> the listing in OctoPrint's shape."""
     base_url = arg_str(request.args, "base_url", "") or ""
-    return ActionResult(data=_system(context).listing(base_url, arg_str(request.args, "source")))
+    return ActionResult(data=system.listing(base_url, arg_str(request.args, "source")))
 
 
-def execute_command(context: Context, request: Request) -> ActionResult:
+def execute_command(system: SystemCommands, context: Context, request: Request) -> ActionResult:
     """{"source", "action"} -> runs the configured command; data = result (None for async)."""
     source = arg_str(request.args, "source", required=True) or ""
     action = arg_str(request.args, "action", required=True) or ""
-    result = _system(context).execute(source, action, request.printer_id or "")
+    result = system.execute(source, action, request.printer_id or "")
     return ActionResult(data=result)
 
 
-def register_system_actions(registry: CommandRegistry) -> None:
-    registry.register("system.list", list_commands, "List configured system commands (OctoPrint's shape)")
-    registry.register("system.execute", execute_command, "Execute a configured system command")
+def register_system_actions(registry: CommandRegistry, system: SystemCommands) -> None:
+    """Register the system actions, bound to `system`."""
+    registry.register("system.list", functools.partial(list_commands, system), "List configured system commands (OctoPrint's shape)")
+    registry.register("system.execute", functools.partial(execute_command, system), "Execute a configured system command")

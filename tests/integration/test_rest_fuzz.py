@@ -65,7 +65,7 @@ def _no_job(api: Api) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _nothing_to_execute(rest_api: Api) -> None:
     """Fuzzing system-command execution is only safe while no system command is configured."""
-    specs = rest_api.gateway.services["system"].specs  # type: ignore[attr-defined]
+    specs = rest_api.gateway.system.specs
     assert not specs, "the fuzz gateway must not configure system commands"
 
 

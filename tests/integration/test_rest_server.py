@@ -102,7 +102,7 @@ def test_stop_releases_the_port(broker: Any, tmp_path: Path) -> None:
     try:
         port = api.gateway.rest.port  # type: ignore[union-attr]
         assert api.get("/api/version").status_code == 200
-        extra = RestServer(gateway.config, gateway.registry, gateway.printers)
+        extra = RestServer(gateway.config, gateway.registry, gateway.printers, gateway.bus)
         extra.start()
         assert extra.port and extra.port != port
         assert requests.get(f"http://127.0.0.1:{extra.port}/api/version", headers={"X-Api-Key": ADMIN_KEY},

@@ -17,7 +17,8 @@ from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.params import EngineParams
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request
-from mqttprint.runtime.printer_service import CommandHandle, CommandResult, PrinterService
+from mqttprint.protocol.events import CommandFinished
+from mqttprint.runtime.printer_service import CommandHandle, PrinterService
 from mqttprint.runtime.serial_link import LinkSettings
 
 
@@ -65,7 +66,7 @@ class Harness:
 
 
 def _finish(handle: CommandHandle, ok: bool = True, lines: tuple[str, ...] = ()) -> None:
-    handle._complete(CommandResult(handle.command, ok, lines, "" if ok else "failed", 0.0, 0.0))
+    handle._complete(CommandFinished(0, handle.command, ok, lines, "" if ok else "failed", 0.0, 0.0))
 
 
 def test_reply_waits_for_every_handle() -> None:

@@ -5,6 +5,7 @@ no sockets). The integration tests cover the same endpoints over real HTTP with 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,6 +15,7 @@ from mqttprint.protocol import gcode
 from mqttprint.protocol.errors import NotOperational
 from mqttprint.protocol.replies import HeaterReading, Position
 from mqttprint.protocol.states import PrinterState
+from mqttprint.rest import shapes
 from mqttprint.rest.app import create_app
 from mqttprint.rest.appkeys import AppKeyStore
 from mqttprint.rest.auth import Authenticator
@@ -22,7 +24,8 @@ from mqttprint.rest.routing import Services
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request
 from mqttprint.runtime.printer_actions import commands_from_args
-from mqttprint.runtime.printer_service import CommandHandle, CommandResult
+from mqttprint.protocol.events import CommandFinished
+from mqttprint.runtime.printer_service import CommandHandle
 
 ADMIN, USER, READ = "a" * 32, "u" * 32, "r" * 32
 INSTALLATION = "0b3f4a4e-7c51-4d5e-9a55-2f8a3e0c9d11"
@@ -65,6 +68,8 @@ class Harness:
         self.registry.register("printer.command", self._command, "record")
         self.registry.register("connection.connect", lambda c, r: self._connection("connect", r), "record")
         self.registry.register("connection.disconnect", lambda c, r: self._connection("disconnect", r), "record")
+        self.registry.register("job.status", lambda c, r: ActionResult(
+            shapes.job(self.printers[r.printer_id or "p1"].snapshot(), time.time())), "the idle job document")
         self.appkeys = AppKeyStore(tmp_path)
         self.services = Services(
             config=self.config, registry=self.registry, printers=self.printers,  # type: ignore[arg-type]
@@ -85,7 +90,7 @@ class Harness:
         for line in lines:
             handle = CommandHandle(line)
             reply = ("X:1.00 Y:2.00 Z:3.00 E:0.00 Count X:80 Y:160 Z:1200",) if line == "M114" else ()
-            handle._complete(CommandResult(line, True, reply, "", 1.0, 1.1))
+            handle._complete(CommandFinished(0, line, True, reply, "", 1.0, 1.1))
             handles.append(handle)
         if "M114" in lines:
             printer.set(position=Position(1.0, 2.0, 3.0, 0.0), position_time=1.1)

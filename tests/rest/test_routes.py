@@ -260,12 +260,13 @@ def test_login_and_currentuser(h: Harness) -> None:
     assert h.post("/api/login", {}).json == {"error": "Neither user and pass attributes nor passive flag present"}
 
 
-def test_unexpected_exceptions_are_json_500(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    def boom(context, request):  # type: ignore[no-untyped-def]
+def test_unexpected_exceptions_are_json_500(h: Harness, caplog: pytest.LogCaptureFixture,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(what, request):  # type: ignore[no-untyped-def]
         raise RuntimeError("bug")
 
-    h.registry.register("connection.fake_ack", boom, "bug")
-    r = h.post("/api/connection", {"command": "fake_ack"})
+    monkeypatch.setattr(h, "_connection", boom)  # the "connection.disconnect" action now fails
+    r = h.post("/api/connection", {"command": "disconnect"})
     assert r.status_code == 500 and r.mimetype == "application/json" and "error" in r.json
     assert "bug" in caplog.text
 

@@ -32,8 +32,8 @@ def registry_for(tmp_path: Path, bus: EventBus | None = None) -> CommandRegistry
         "printers": [{"id": "p", "port": "sim://marlin", "autoconnect": False}],
     })
     bus = bus or EventBus()
-    registry = CommandRegistry(Context({}, None, {"system": SystemCommands(config.system, bus)}))
-    register_system_actions(registry)
+    registry = CommandRegistry(Context({}, None))
+    register_system_actions(registry, SystemCommands(config.system, bus))
     return registry
 
 
