@@ -161,6 +161,8 @@ class GatewayConfig:
 
     #: [a-z0-9_-]+; default: the host name, lower-cased, other characters replaced by "-"
     id: str = "gateway"
+    #: the dashboard/REST URL other gateways show for this one (default: http://<host name>:<rest.port>/)
+    url: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,9 @@ def _gateway(c: Checker, raw: Any) -> GatewayConfig:
     gid = c.get(d, "id", "gateway", str, None, lambda v: None if PRINTER_ID.match(v) else
                 "must match [a-z0-9_-]+ (it is an MQTT topic segment and part of Home Assistant ids)",
                 nullable=True)
-    return GatewayConfig(id=gid or default_gateway_id())
+    url = c.get(d, "url", "gateway", str, None, lambda v: None if re.match(r"^https?://\S+$", v) else
+                "must be an http:// or https:// URL", nullable=True)
+    return GatewayConfig(id=gid or default_gateway_id(), url=url)
 
 
 def _metrics(c: Checker, raw: Any) -> MetricsConfig:
@@ -390,6 +392,8 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
             c.problem(f"{p}.id", "required")
         elif pid and pid in ids:
             c.problem(f"{p}.id", f"duplicate printer id {pid!r}")
+        elif pid == "gateway":
+            c.problem(f"{p}.id", "'gateway' is reserved (<base>/gateway/<id>/... are the gateways' own topics)")
         ids.add(pid)
         port = c.get(d, "port", p, str, "", lambda v: None if v.strip() else "must not be empty")
         if "port" not in d:

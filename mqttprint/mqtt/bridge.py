@@ -25,6 +25,7 @@ from mqttprint.config import Config
 from mqttprint.mqtt import admission, discovery, payloads, topics
 from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
 from mqttprint.mqtt.dedup import RecentIds
+from mqttprint.mqtt.fleet import Fleet
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
 from mqttprint.protocol import gcode
@@ -95,13 +96,13 @@ class MqttBridge:
             host=m.host, port=m.port, client_id=m.client_id or default_client_id(m.base_topic), protocol=m.protocol,
             keepalive=m.keepalive, username=m.username, password=m.password, tls=m.tls.enabled,
             ca_file=m.tls.ca_file, cert_file=m.tls.cert_file, key_file=m.tls.key_file, tls_insecure=m.tls.insecure,
-            will_topic=topics.gateway_availability(self.base), will_payload=b"offline",
+            will_topic=topics.gateway_availability(self.base, config.gateway.id), will_payload=b"offline",
         )
         # One connection for the gateway itself and one per printer: MQTT gives one last will per
         # connection, and each printer's `B/availability` must turn `offline` by itself when the
         # process dies. Each printer's requests also arrive on its own network thread, so one
         # printer's traffic never delays another printer's emergency stop.
-        self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_message)
+        self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_gateway_message)
         self.printer_clients = {
             pid: MqttClient(printer_settings(settings, self.topics[pid]),
                             functools.partial(self._on_printer_connect, pid),
@@ -109,6 +110,10 @@ class MqttBridge:
             for pid in printers}
         self.publisher = Publisher(config, self.client, printers, on_tick=self._expire_replies,
                                    system_listing=self._system_listing, printer_clients=self.printer_clients)
+        # Printers connect only once the fleet knows which ids another gateway already serves.
+        self.fleet = Fleet(config, self.client, registry, on_settled=self._connect_printers,
+                           on_yield=self._release_printer, on_reclaim=self._reclaim_printer)
+        self.fleet.register(registry)
         # Lanes: "<id>" (requests), "<id>!" (emergencies), "!system" (system commands).
         lanes = [pid for pid in printers] + [f"{pid}!" for pid in printers] + ["!system"]
         self._lanes: dict[str, queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]] = {
@@ -137,8 +142,6 @@ class MqttBridge:
             worker.start()
         self.publisher.start()
         self.client.start()
-        for client in self.printer_clients.values():
-            client.start()
 
     def stop(self) -> None:
         """Publish `offline` (retained) for the printers and the gateway, disconnect, stop threads.
@@ -149,7 +152,8 @@ class MqttBridge:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self.publisher.stop()
-        self.publisher.publish_offline()
+        self.publisher.publish_offline(self.fleet.held())
+        self.fleet.publish_offline()
         for client in self.printer_clients.values():
             client.stop()
         self.client.stop()
@@ -164,12 +168,30 @@ class MqttBridge:
     def healthy(self) -> bool:
         """Whether the MQTT threads are alive (for the systemd watchdog). Being disconnected from
         the broker is healthy: paho reconnects, and restarting the gateway would stop prints."""
-        return (self.client.loop_alive() and all(c.loop_alive() for c in self.printer_clients.values())
+        return (self.client.loop_alive() and all(c.loop_alive() for c in self.printer_clients.values() if c.started)
                 and self.publisher.alive() and all(worker.is_alive() for worker in self._workers))
 
     def connected(self) -> bool:
-        """Whether the gateway's connection and every printer's connection are up."""
-        return self.publisher.is_connected() and all(self.publisher.is_connected(p) for p in self.printer_clients)
+        """Whether the gateway's connection and the connection of every printer it serves are up."""
+        return (self.publisher.is_connected() and self.fleet.settled
+                and all(self.publisher.is_connected(p) for p in self.fleet.held()))
+
+    def _connect_printers(self, held: frozenset[str]) -> None:
+        """The fleet settled which printers this gateway serves: connect them (paho thread)."""
+        for pid in held:
+            if not self._stopped:
+                self.printer_clients[pid].start()
+
+    def _release_printer(self, pid: str) -> None:
+        """Another gateway serves `pid` (it came online first): drop our connection for it
+        cleanly (no last will, no `offline`: the topics are the other gateway's now)."""
+        self.printer_clients[pid].stop()
+        self.publisher.set_connected(False, pid)
+
+    def _reclaim_printer(self, pid: str) -> None:
+        """A gateway refused our printer id after writing to its topics: publish our state again."""
+        if self.publisher.is_connected(pid):
+            self.publisher.set_connected(True, pid)
 
     def subscribed(self) -> bool:
         """Whether the broker acknowledged every printer's request-topic subscription (a request
@@ -188,6 +210,10 @@ class MqttBridge:
         return _plain(self.registry.dispatch(Request("system.list", {}, None, "mqtt")).data)
 
     # ------------------------------------------------------------------ paho thread
+    def _on_gateway_message(self, message: InboundMessage) -> None:
+        if not self.fleet.on_message(message):
+            self._on_message(message)
+
     def _on_connect(self) -> None:
         """The gateway's own connection is up (Home Assistant's birth topic, gateway availability)."""
         ha = self.config.homeassistant
@@ -196,11 +222,13 @@ class MqttBridge:
         # Retained configs of versions before the gateway identity: retired once seen (discovery.py).
         self.client.subscribe(list(self._legacy_discovery), commands=False)
         self.publisher.set_connected(True)
+        self.fleet.on_connect()
 
     def _on_disconnect(self, reason: str) -> None:
         if not self._stopped:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
         self.publisher.set_connected(False)
+        self.fleet.on_disconnect()
 
     def _on_printer_connect(self, pid: str) -> None:
         """A printer's connection is up: subscribe to its request topics, republish its state."""
@@ -295,7 +323,10 @@ class MqttBridge:
             self._reject(pid, message.topic, "system commands over MQTT are disabled (system.mqtt_enabled)",
                          request.request_id, route)
             return
-        problem = admission.age_problem(request.ts, time.time(), self.config.mqtt.max_command_age)
+        # Every request path has the age limit except `B/emergency`: a stop that arrives late
+        # (a bridge queued it) is still wanted; the request id below keeps it to one execution.
+        problem = None if inbound.kind == topics.EMERGENCY else admission.age_problem(
+            request.ts, time.time(), self.config.mqtt.max_command_age)
         if problem:
             self._reject(pid, message.topic, problem, request.request_id, route)
             return

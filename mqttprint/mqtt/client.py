@@ -137,6 +137,11 @@ class MqttClient:
         self._client.disable_logger()
         self._client.loop_stop()
 
+    @property
+    def started(self) -> bool:
+        """Whether `start()` was called (and `stop()` was not)."""
+        return self._started
+
     def loop_alive(self) -> bool:
         """Whether paho's network thread runs. paho has no public accessor; its `_thread` is the
         thread `loop_start()` created (an exception in a callback would have ended it)."""
@@ -170,16 +175,23 @@ class MqttClient:
         return self._acknowledged > 0 and not self._unacknowledged
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False,
-                correlation_data: Optional[bytes] = None, content_type: Optional[str] = None) -> Optional[object]:
+                correlation_data: Optional[bytes] = None, content_type: Optional[str] = None,
+                response_topic: Optional[str] = None, expiry: Optional[int] = None) -> Optional[object]:
         """Queue a publication (never blocks on the network). Returns a handle for `wait()`,
-        or None when paho refused it (not connected for QoS 0, queue full, invalid topic)."""
+        or None when paho refused it (not connected for QoS 0, queue full, invalid topic).
+        MQTT 5 only: `response_topic` makes it a request; `expiry` (seconds) is the Message Expiry
+        Interval, after which brokers (and bridges) discard it undelivered."""
         properties = None
-        if self.mqtt5 and (correlation_data is not None or content_type):
+        if self.mqtt5 and (correlation_data is not None or content_type or response_topic or expiry):
             properties = Properties(PacketTypes.PUBLISH)
             if correlation_data is not None:
                 properties.CorrelationData = correlation_data
             if content_type:
                 properties.ContentType = content_type
+            if response_topic:
+                properties.ResponseTopic = response_topic
+            if expiry:
+                properties.MessageExpiryInterval = expiry
         try:
             info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         except ValueError as exc:  # wildcards or an empty topic: a caller-supplied response topic

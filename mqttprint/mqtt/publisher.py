@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from mqttprint.config import Config
 from mqttprint.mqtt import discovery, payloads, topics
@@ -123,7 +123,6 @@ class Publisher:
         #: whether the gateway connection / each printer's connection is up
         self._connected = False
         self._printers_connected: set[str] = set()
-        self._republish = False
         self._republish_printers: set[str] = set()
         self._discovery_due: Optional[float] = None
         self._discovered: dict[str, tuple[Any, ...]] = {}
@@ -188,8 +187,6 @@ class Publisher:
         with self._lock:
             if printer_id is None:
                 self._connected = connected
-                if connected:
-                    self._republish = True
                 shared = [pid for pid in self.printers if pid not in self.printer_clients]
             else:
                 shared = [printer_id]
@@ -222,12 +219,11 @@ class Publisher:
             self._retire.add(pid)
         self.schedule_discovery(LEGACY_RETIRE_DELAY)
 
-    def publish_offline(self, timeout: float = 2.0) -> None:
-        """Retained `offline` for every printer and the gateway, waiting briefly for them to leave."""
+    def publish_offline(self, printer_ids: Optional[Iterable[str]] = None, timeout: float = 2.0) -> None:
+        """Retained `offline` for every printer, waiting briefly for them to leave (the gateway's
+        own availability belongs to the fleet presence)."""
         handles = [(self.client_for(pid), self.client_for(pid).publish(t.availability, b"offline", qos=1, retain=True))
-                   for pid, t in self.topics.items()]
-        handles.append((self.client, self.client.publish(topics.gateway_availability(self.base), b"offline", qos=1,
-                                                         retain=True)))
+                   for pid, t in self.topics.items() if printer_ids is None or pid in printer_ids]
         deadline = time.monotonic() + timeout
         for client, handle in handles:
             client.wait(handle, max(0.0, deadline - time.monotonic()))
@@ -259,9 +255,6 @@ class Publisher:
         """Publish everything due; return how long to sleep at most."""
         with self._lock:
             connected = self._connected
-            republish = self._republish and connected
-            if republish:
-                self._republish = False
             up = set(self._printers_connected)
             republish_printers = sorted(self._republish_printers & up)
             self._republish_printers -= up
@@ -276,8 +269,6 @@ class Publisher:
             dropped, self._dropped = self._dropped, 0
         if dropped:
             log.warning("MQTT publisher fell behind: dropped %d event(s)", dropped)
-        if republish:
-            self.client.publish(topics.gateway_availability(self.base), b"online", qos=1, retain=True)
         if republish_printers:
             self._republish_printers_state(republish_printers)
         for pid in sorted(retire):

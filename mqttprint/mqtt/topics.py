@@ -18,9 +18,26 @@ SYSTEM = "system"
 INBOUND_KINDS = (COMMAND, EMERGENCY, CONNECTION, JOB, SYSTEM)
 
 
-def gateway_availability(base: str) -> str:
-    """`<base>/availability`: the gateway's own online/offline (carries the last will)."""
-    return f"{base}/availability"
+def gateway_availability(base: str, gateway_id: str) -> str:
+    """`<base>/gateway/<id>/availability`: the gateway's own online/offline (its connection's
+    last will). `<base>/availability` is not written: two gateways on one base topic would."""
+    return f"{base}/gateway/{gateway_id}/availability"
+
+
+def gateway_info(base: str, gateway_id: str) -> str:
+    """`<base>/gateway/<id>/info`: the gateway's retained descriptor (fleet_view.gateway_info)."""
+    return f"{base}/gateway/{gateway_id}/info"
+
+
+def gateway_reply(base: str, gateway_id: str) -> str:
+    """`<base>/gateway/<id>/reply`: where other gateways answer this one's fleet requests."""
+    return f"{base}/gateway/{gateway_id}/reply"
+
+
+def gateway_sync(base: str, gateway_id: str) -> str:
+    """`<base>/gateway/<id>/sync`: a non-retained probe the gateway sends itself after
+    subscribing; when it comes back, every retained descriptor has arrived before it."""
+    return f"{base}/gateway/{gateway_id}/sync"
 
 
 def discovery_config(prefix: str, gateway_id: str, printer_id: str) -> str:

@@ -17,6 +17,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqttprint.config import parse_config
+from mqttprint.config_schema import default_gateway_id
+from mqttprint.mqtt import topics
 from mqttprint.daemon import Gateway
 from mqttprint.protocol.states import PrinterState
 from tests.helpers import DEFAULT_TIMEOUT, wait_for
@@ -25,6 +27,11 @@ from tests.helpers import DEFAULT_TIMEOUT, wait_for
 def unique_base() -> str:
     """A base topic no other test uses (the broker is shared by the whole session)."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def gateway_availability(base: str, gateway_id: Optional[str] = None) -> str:
+    """`<base>/gateway/<id>/availability` of a gateway (default id: this host's name)."""
+    return topics.gateway_availability(base, gateway_id or default_gateway_id())
 
 
 @dataclass(frozen=True)

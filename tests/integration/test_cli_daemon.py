@@ -21,6 +21,7 @@ from mqttprint.sim.config import SimConfig
 from mqttprint.sim.pty_link import PtySimulator
 from tests.helpers import free_port
 from tests.helpers.broker import Broker
+from tests.helpers.mqtt import gateway_availability
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -95,7 +96,7 @@ def test_two_printers_one_unplugged_then_sigterm_during_print(tmp_path: Path, br
     ])
     proc = start_cli(config)
     try:
-        watcher.wait(lambda: watcher.get(f"{base}/availability") == b"online", what="gateway online")
+        watcher.wait(lambda: watcher.get(gateway_availability(base)) == b"online", what="gateway online")
         watcher.wait(lambda: watcher.status(f"{base}/a/status") == "Operational" and
                      watcher.status(f"{base}/b/status") == "Operational", what="both printers operational")
         # (How fast it starts and stops is measured in bench/, not asserted here: host speed varies.)
@@ -121,7 +122,7 @@ def test_two_printers_one_unplugged_then_sigterm_during_print(tmp_path: Path, br
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)  # a hang fails here
         assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
-        watcher.wait(lambda: watcher.get(f"{base}/availability") == b"offline", what="offline published")
+        watcher.wait(lambda: watcher.get(gateway_availability(base)) == b"offline", what="offline published")
         failed = [payload for topic, payload in watcher.events if topic == f"{base}/a/event/PrintFailed"]
         assert failed and "interrupted" in json.dumps(failed[-1])  # reported, never silently lost
     finally:

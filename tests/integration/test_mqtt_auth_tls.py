@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers.broker import Broker
 from tests.helpers import wait_for
-from tests.helpers.mqtt import Watcher, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, gateway_availability, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_tls_and_password(secure_broker: SecureBroker) -> None:
     try:
         mqtt = {"username": USER, "password": PASSWORD, "tls": {"enabled": True, "ca_file": secure_broker.ca_file}}
         with running_gateway(secure_broker, base, mqtt=mqtt):
-            w.wait_for(f"{base}/availability", lambda m: m.payload == b"online")
+            w.wait_for(gateway_availability(base), lambda m: m.payload == b"online")
             w.publish(f"{base}/p1/command", {"command": "M114", "id": "tls"})
             assert w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "tls")["ok"] is True
     finally:

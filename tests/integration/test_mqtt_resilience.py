@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mqttprint.protocol.states import PrinterState
-from tests.helpers.mqtt import Watcher, executed, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, gateway_availability, executed, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +40,14 @@ def test_last_will_on_kill(broker: Any, tmp_path: Path) -> None:
                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
     try:
-        w.wait_for(f"{base}/availability", lambda m: m.payload == b"online", timeout=10)
+        w.wait_for(gateway_availability(base), lambda m: m.payload == b"online", timeout=10)
         w.wait_for(f"{base}/p1/status", lambda m: m.json()["state"] == "Operational", timeout=10)
         child.send_signal(signal.SIGKILL)
         child.wait(5)
-        w.wait_for(f"{base}/availability", lambda m: m.payload == b"offline", timeout=10)
-        late = Watcher(broker, [f"{base}/availability"])
+        w.wait_for(gateway_availability(base), lambda m: m.payload == b"offline", timeout=10)
+        late = Watcher(broker, [gateway_availability(base)])
         try:
-            msg = late.wait_for(f"{base}/availability")
+            msg = late.wait_for(gateway_availability(base))
             assert msg.payload == b"offline" and msg.retain
         finally:
             late.close()
@@ -67,7 +67,7 @@ def test_broker_restart(broker: Any) -> None:
         w = Watcher(broker, [f"{base}/#"])
         try:
             # The bridge reconnects and republishes availability and retained state ...
-            w.wait_for(f"{base}/availability", lambda m: m.payload == b"online", timeout=15)
+            w.wait_for(gateway_availability(base), lambda m: m.payload == b"online", timeout=15)
             w.wait_for(f"{base}/p1/availability", lambda m: m.payload == b"online")
             w.wait_json(f"{base}/p1/status", lambda d: d["state"] == "Operational")
             w.wait_for(f"{base}/p1/firmware")
@@ -99,7 +99,7 @@ def test_broker_down_never_stalls_the_printer(broker: Any) -> None:
             broker.start()
         w = Watcher(broker, [f"{base}/#"])
         try:
-            w.wait_for(f"{base}/availability", lambda m: m.payload == b"online", timeout=15)
+            w.wait_for(gateway_availability(base), lambda m: m.payload == b"online", timeout=15)
             w.wait_json(f"{base}/p1/position", lambda d: d["x"] is not None)
         finally:
             w.close()

@@ -9,7 +9,7 @@ import pytest
 
 from mqttprint.protocol.states import FLAG_NAMES
 from tests.helpers import wait_for
-from tests.helpers.mqtt import Watcher, retained_now, running_gateway, unique_base
+from tests.helpers.mqtt import Watcher, gateway_availability, retained_now, running_gateway, unique_base
 
 pytestmark = pytest.mark.integration
 
@@ -42,11 +42,16 @@ def test_bridge_healthy_until_stopped(env: tuple[Any, str, Watcher]) -> None:
 
 def test_availability_online_retained(env: tuple[Any, str, Watcher], broker: Any) -> None:
     _, base, _ = env
-    late = _late(broker, [f"{base}/availability", f"{base}/p1/availability"], env[2])
+    gateway = gateway_availability(base, "gwtest")
+    late = _late(broker, [gateway, f"{base}/p1/availability", f"{base}/gateway/gwtest/info"], env[2])
     try:
-        assert late.wait_for(f"{base}/availability").payload == b"online"
-        assert late.wait_for(f"{base}/availability").retain
+        assert late.wait_for(gateway).payload == b"online"
+        assert late.wait_for(gateway).retain
         assert late.wait_for(f"{base}/p1/availability").payload == b"online"
+        info = late.wait_for(f"{base}/gateway/gwtest/info")
+        assert info.retain and info.json()["id"] == "gwtest" and info.json()["printers"] == [
+            {"id": "p1", "name": "Desk printer"}]
+        assert info.json()["version"] and info.json()["host"] and info.json()["conflicts"] == []
     finally:
         late.close()
 
@@ -212,15 +217,15 @@ def test_offline_published_on_stop(broker: Any) -> None:
     w = Watcher(broker, [f"{base}/#"])
     try:
         with running_gateway(broker, base):
-            w.wait_for(f"{base}/availability", lambda m: m.payload == b"online")
-        gone = w.wait_for(f"{base}/availability", lambda m: m.payload == b"offline")
+            w.wait_for(gateway_availability(base), lambda m: m.payload == b"online")
+        gone = w.wait_for(gateway_availability(base), lambda m: m.payload == b"offline")
         w.wait_for(f"{base}/p1/availability", lambda m: m.payload == b"offline")
         # The printers stop first: their final Offline status goes out before the gateway's offline.
         final = w.wait_for(f"{base}/p1/status", lambda m: m.json()["state"] == "Offline")
         assert final.at <= gone.at
-        late = Watcher(broker, [f"{base}/availability"])
+        late = Watcher(broker, [gateway_availability(base)])
         try:
-            assert late.wait_for(f"{base}/availability").payload == b"offline"
+            assert late.wait_for(gateway_availability(base)).payload == b"offline"
         finally:
             late.close()
     finally:

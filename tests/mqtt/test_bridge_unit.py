@@ -196,3 +196,17 @@ def test_busy_refusal_carries_the_id() -> None:
     assert reply == {"id": "q2", "ok": False, "error": reply["error"]} and "mqtt.request_queue" in reply["error"]
     (event,) = h.published("b/p1/event/CommandRejected")
     assert event["id"] == "q2"
+
+
+def test_emergency_is_never_refused_for_age_but_runs_once_per_id() -> None:
+    h = Harness(max_command_age=5)
+    h.registry.register("printer.emergency", lambda ctx, req: h._record(req, ActionResult({"command": "M112"})),
+                        "test")
+    stale = time.time() - 3600  # held up by a bridge for an hour: still wanted
+    h.deliver("emergency", json.dumps({"command": "M112", "id": "stop-1", "ts": stale}))
+    h.deliver("emergency", json.dumps({"command": "M112", "id": "stop-1", "ts": stale}))  # QoS 1 redelivery
+    assert [c.action for c in h.calls] == ["printer.emergency"]
+    h.deliver("command", json.dumps({"command": "G28", "id": "g-1", "ts": stale}))  # every other path: refused
+    assert [c.action for c in h.calls] == ["printer.emergency"]
+    (rejected,) = [r for r in h.published("b/p1/reply") if r["id"] == "g-1"]
+    assert rejected["ok"] is False and "old" in rejected["error"]

@@ -33,7 +33,8 @@ def test_printer_topics() -> None:
 
 
 def test_gateway_and_discovery_topics() -> None:
-    assert topics.gateway_availability("mqttprint") == "mqttprint/availability"
+    assert topics.gateway_availability("mqttprint", "pi4") == "mqttprint/gateway/pi4/availability"
+    assert topics.gateway_info("mqttprint", "pi4") == "mqttprint/gateway/pi4/info"
     assert topics.discovery_config("homeassistant", "gw1", "p1") == "homeassistant/device/mqttprint_gw1_p1/config"
     assert topics.legacy_discovery_config("homeassistant", "p1") == "homeassistant/device/mqttprint_p1/config"
     assert topics.discovery_status("ha") == "ha/status"
