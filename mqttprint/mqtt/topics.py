@@ -34,6 +34,12 @@ def gateway_reply(base: str, gateway_id: str) -> str:
     return f"{base}/gateway/{gateway_id}/reply"
 
 
+def is_gateway_reply(base: str, topic: str) -> bool:
+    """Whether `topic` is some gateway's `<base>/gateway/<id>/reply`."""
+    parts = topic[len(base) + 1:].split("/") if topic.startswith(base + "/") else []
+    return len(parts) == 3 and parts[0] == "gateway" and bool(parts[1]) and parts[2] == "reply"
+
+
 def gateway_sync(base: str, gateway_id: str) -> str:
     """`<base>/gateway/<id>/sync`: a non-retained probe the gateway sends itself after
     subscribing; when it comes back, every retained descriptor has arrived before it."""
@@ -221,13 +227,16 @@ def response_topic_problem(base: str, discovery_prefix: str, printer_id: str, to
     Replies must never land on the gateway's own topics (`B/status`, `<base>/availability`, a
     request topic, ...) nor on Home Assistant's discovery topics: that would overwrite the
     gateway's state, or turn a reply into a command, with the gateway's own broker rights. Under
-    the base topic only the reply namespace `B/reply[/...]` is allowed.
+    the base topic only the reply namespace `B/reply[/...]` and the gateways' fleet reply topics
+    `<base>/gateway/<id>/reply` are allowed.
     """
     if not topic or has_wildcard(topic) or topic.startswith("$"):
         return f"ResponseTopic {topic[:80]!r} is not a topic a reply can be published to"
     replies = reply_namespace(base, printer_id)
     if topic == replies or topic.startswith(replies + "/"):
         return None
+    if is_gateway_reply(base, topic):
+        return None  # another gateway's fleet request: its reply topic is neither state nor a request
     for root in (base, discovery_prefix):
         if topic == root or topic.startswith(root + "/"):
             return (f"ResponseTopic {topic[:80]!r} is under {root}/ (the gateway's own topics); use a topic "

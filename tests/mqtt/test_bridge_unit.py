@@ -165,7 +165,8 @@ def test_missing_actions_not_available() -> None:
 
 
 @pytest.mark.parametrize("response_topic", ["r/#", "b/p1/status", "b/availability", "b/p1/command", "b/p2/reply",
-                                            "homeassistant/device/mqttprint_p1/config", "$SYS/x"])
+                                            "homeassistant/device/mqttprint_p1/config", "$SYS/x",
+                                            "b/gateway/rack2/info", "b/gateway/rack2/reply/x"])
 def test_unsafe_response_topic_refused(response_topic: str) -> None:
     """Replies must never overwrite the gateway's own topics or HA discovery (issue 12 item 10)."""
     h = Harness()
@@ -178,7 +179,8 @@ def test_unsafe_response_topic_refused(response_topic: str) -> None:
     assert event["id"] == "rt"
 
 
-@pytest.mark.parametrize("response_topic", ["b/p1/reply", "b/p1/reply/client-7", "replies/me", "b2/x"])
+@pytest.mark.parametrize("response_topic", ["b/p1/reply", "b/p1/reply/client-7", "replies/me", "b2/x",
+                                            "b/gateway/rack2/reply"])
 def test_reply_namespace_and_foreign_topics_allowed(response_topic: str) -> None:
     h = Harness()
     h.deliver("command", "G28", response_topic=response_topic, correlation=b"c")
