@@ -64,6 +64,7 @@ LOCK_USERS = frozenset({
     "daemon.py", "runner.py", "rest/appkeys.py", "runtime/bus.py", "runtime/file_store.py",
     "runtime/jobs.py", "runtime/printer_service.py", "integrations/metrics.py",
     "web/hub.py",  # the dashboard's SSE fan-out: waitress threads wait on its condition
+    "mqtt/fleet.py",  # fleet view shared by paho's thread and REST; REST threads wait for remote replies
 })
 #: Imports that mean concurrency (threads, locks, event loops).
 CONCURRENCY_MODULES = ("threading", "_thread", "concurrent", "asyncio", "socketserver", "multiprocessing", "queue")
