@@ -118,6 +118,10 @@ def _check_config(path: str, print_config: bool) -> int:
         print(exc.report(path), file=sys.stderr)
         return EXIT_CONFIG
     print(f"{path}: OK ({len(config.printers)} printer(s): {', '.join(p.id for p in config.printers)})")
+    for printer in config.printers:
+        if printer.port.startswith("sim://"):
+            # An empty file runs one simulated printer: say so, nobody should mistake it for hardware.
+            print(f"note: printer {printer.id!r} is the built-in simulator ({printer.port}), not a real printer")
     if print_config:
         print(dump_config(config))
     return EXIT_OK

@@ -373,6 +373,17 @@ def _script(c: Checker, d: dict[str, Any], key: str, path: str, default: tuple[s
     return tuple(out)
 
 
+def _sim_problem(url: str) -> Optional[str]:
+    """Why a `sim://` port URL would fail to open (unknown or invalid simulator option), or None."""
+    from mqttprint.sim.inprocess_port import parse_sim_url  # only when a simulator is configured
+
+    try:
+        parse_sim_url(url)
+    except (ValueError, TypeError) as exc:
+        return f"{exc} (simulator options: docs/install.md, 'The simulator')"
+    return None
+
+
 def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
     if raw is None:
         raw = [{"id": "printer", "port": "sim://marlin"}]
@@ -400,6 +411,10 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
             c.problem(f"{p}.port", "required (a device path, auto, sim://marlin, rfc2217://host:port or socket://host:port)")
         elif port and port != "auto" and port in ports:
             c.problem(f"{p}.port", f"port {port!r} is already used by printer {ports[port]!r}")
+        elif port.startswith("sim://"):
+            problem = _sim_problem(port)
+            if problem:
+                c.problem(f"{p}.port", problem)
         ports.setdefault(port, pid or str(d.get('id')))
         printers.append(PrinterConfig(
             id=pid or f"printer{i}",

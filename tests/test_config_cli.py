@@ -134,3 +134,15 @@ def test_appkeys_cli_approves_a_pending_request(tmp_path: Path) -> None:
     _, admin_key = AppKeyStore(tmp_path / "state").poll(admin.app_token)
     assert ("Home Assistant", admin_key, "admin") in AppKeyStore(tmp_path / "state").credentials()
     assert "role=admin" in cli("appkeys", "--config", str(config), "list").stdout
+
+
+def test_empty_config_says_it_runs_the_simulator_and_bad_sim_options_are_refused(tmp_path: Path) -> None:
+    """Issue 12 items 13/14: an empty file silently ran a simulator; `sim://marlin?bogus=1` passed."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    result = cli("check-config", str(empty))
+    assert result.returncode == 0 and "built-in simulator (sim://marlin)" in result.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("printers:\n  - {id: p1, port: 'sim://marlin?bogus=1'}\n")
+    result = cli("check-config", str(bad))
+    assert result.returncode != 0 and "unknown simulator option 'bogus'" in result.stderr

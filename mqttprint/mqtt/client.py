@@ -131,10 +131,11 @@ class MqttClient:
         if not self._started:
             return
         self._started = False
-        self._client.disconnect()
         # paho's network thread logs "Client is not connected" at ERROR while it winds down after
-        # a deliberate disconnect; that is not an error worth a journal line.
+        # a deliberate disconnect (its socket is gone before the thread sees the stop); that is
+        # not an error worth a journal line. Silence it *before* disconnecting: afterwards is a race.
         self._client.disable_logger()
+        self._client.disconnect()
         self._client.loop_stop()
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from mqttprint.mqtt import topics
-from mqttprint.protocol import gcode
+from mqttprint.protocol import framing, gcode
 from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.validation import JsonProblem, loads_strict
 from mqttprint.validation import control_char as _control_char
@@ -418,6 +418,16 @@ def firmware_payload(name: str, fields: Mapping[str, str], capabilities: Mapping
     product, version = split_firmware_name(name)
     return {"name": name, "product": product, "version": version, "fields": dict(fields),
             "capabilities": dict(capabilities), "ts": ts}
+
+
+def terminal_line(sent: bool, text: str, line_number: Optional[int]) -> str:
+    """`B/terminal` text of one line as it crossed the wire: `> N12 G28*18` (line number and
+    checksum included), `> M112` (an un-numbered, out-of-band emergency write), `< ok`."""
+    if not sent:
+        return "< " + text
+    if line_number is None:
+        return "> " + text
+    return "> " + framing.encode_numbered(line_number, text).decode("ascii", "replace").rstrip("\n")
 
 
 def event_payload(event_name: str, ts: float, /, **data: Any) -> dict[str, Any]:

@@ -1,11 +1,10 @@
 """Outbound MQTT: retained state, events, telemetry coalescing, terminal batches, discovery.
 
-The event-bus callback runs on a printer's serial thread, so it only records what changed and
-wakes the publisher thread; everything else (building JSON, calling paho) happens here.
-Telemetry never queues: position/temperature are marked dirty and read from the latest printer
-snapshot when due (at most one publish per `mqtt.telemetry_interval` per topic, always ending on
-the latest value). Events queue in order; if that queue ever grows huge, the oldest non-state
-events are dropped first, state changes never.
+The event-bus callback runs on a printer's serial thread, so it only records what changed and wakes the
+publisher thread; everything else (building JSON, calling paho) happens here. Telemetry never queues:
+position/temperature are marked dirty and read from the latest printer snapshot when due (at most one
+publish per `mqtt.telemetry_interval` per topic, always ending on the latest value). Events queue in
+order; if that queue ever grows huge, the oldest non-state events are dropped first, never state changes.
 """
 
 from __future__ import annotations
@@ -168,8 +167,10 @@ class Publisher:
             elif kind is LineSent or kind is LineReceived:
                 buffer = self._terminal.get(message.printer_id)
                 if buffer is not None:
-                    buffer.append(("> " if kind is LineSent else "< ") + event.text)  # type: ignore[union-attr]
+                    buffer.append(payloads.terminal_line(kind is LineSent, event.text, getattr(event, "line_number", None)))
             else:
+                if kind is EmergencySent and self.config.mqtt.terminal:  # written out of band: on the terminal too
+                    self._terminal[message.printer_id].append(payloads.terminal_line(True, event.command, None))
                 if len(self._events) >= MAX_PENDING_EVENTS:
                     self._drop_oldest_event()
                 self._events.append(message)

@@ -20,7 +20,7 @@ from mqttprint.rest.auth import Authenticator, Principal
 from mqttprint.rest.history import TemperatureHistory
 from mqttprint.rest.validation import ApiError, parse_json_object
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Forbidden, NotFound, Request
-from mqttprint.runtime.file_store import FileTooLarge
+from mqttprint.runtime.file_store import FileTooLarge, StorageFull
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.system_commands import SystemCommandFailed
 
@@ -123,6 +123,8 @@ class Call:
             return self.services.registry.dispatch(Request(action, args, self.printer_id, source="rest"))
         except FileTooLarge as exc:
             raise ApiError(413, str(exc)) from None
+        except StorageFull as exc:  # the host's disk, not the caller: 507 Insufficient Storage
+            raise ApiError(507, str(exc)) from None
         except SystemCommandFailed as exc:
             raise ApiError(500, str(exc)) from None
         except InvalidCommand as exc:

@@ -12,6 +12,8 @@ from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_int, arg_str
 from mqttprint.runtime.port_detect import candidate_ports, port_problem
 
+#: How long a connect request waits for the handshake's outcome before answering "Connecting".
+CONNECT_WAIT = 10.0
 #: Longest G-code payload accepted in one request (a page of commands, not a job: jobs are files).
 MAX_PAYLOAD_LINES = 200
 
@@ -69,7 +71,9 @@ def connect(context: Context, request: Request) -> ActionResult:
         if problem:
             raise InvalidCommand(problem)
     printer.connect(port or None, baudrate)
-    return ActionResult(data={"state": printer.snapshot().state_text})
+    # Report the attempt's outcome, not the state from before it (issue 12 item 13).
+    snapshot = printer.await_connection(CONNECT_WAIT)
+    return ActionResult(data={"state": snapshot.state_text, "error": snapshot.error or printer.link.last_error})
 
 
 def disconnect(context: Context, request: Request) -> ActionResult:

@@ -20,9 +20,13 @@ from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import CommandFinished, Event, Priority
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.sendqueue import JobSource
-from mqttprint.protocol.states import is_operational
+from mqttprint.protocol.states import PrinterState, is_operational
 from mqttprint.runtime.bus import BusMessage, EventBus
+from mqttprint.runtime.event_log import log_events
 from mqttprint.runtime.serial_link import LinkSettings, SerialLink
+
+#: Where a connection attempt ends when it fails (see `await_connection`).
+_FAILED_STATES = (PrinterState.ERROR, PrinterState.OFFLINE_AFTER_ERROR)
 
 
 #: The command id of a handle that failed before its command reached the engine.
@@ -170,6 +174,18 @@ class PrinterService:
         """(Re)connect; from Error this closes, resets the board where possible and handshakes."""
         self.link.connect(port, baudrate)
 
+    def await_connection(self, timeout: float) -> PrinterSnapshot:
+        """After `connect()`: the snapshot once the attempt has an outcome (operational, error,
+        or the port failed to open), or as it is after `timeout` seconds (still connecting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            snapshot = self._snapshot
+            settled = is_operational(snapshot.state) or snapshot.state in _FAILED_STATES or (
+                snapshot.state is PrinterState.OFFLINE and self.link.last_error)
+            if settled or time.monotonic() >= deadline:
+                return snapshot
+            time.sleep(0.01)
+
     def disconnect(self) -> None:
         self.link.disconnect()
 
@@ -186,6 +202,7 @@ class PrinterService:
         self._snapshot = model.connection_changed(self._snapshot, port, baudrate, self._wall_clock())
 
     def _on_events(self, events: list[Event]) -> None:
+        log_events(self.printer_id, events)
         wall = self._wall_clock()
         snapshot = self._snapshot
         for event in events:

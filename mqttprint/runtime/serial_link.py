@@ -182,6 +182,8 @@ class SerialLink:
             self._force_reset = True
             self._next_attempt = 0.0
             self._backoff = self.settings.reconnect_min
+            self.last_error = ""
+            self._emit()  # the snapshot shows the closed link before the caller reads it
 
         self.call(reopen).result(timeout=10)
 
@@ -371,6 +373,12 @@ class SerialLink:
         try:
             port = open_port(self._port_url, self._baudrate, reset)
         except LinkFault as exc:
+            # Say it once per distinct error (a missing /dev/ttyNOPE must not fail silently, nor
+            # fill the journal on every retry).
+            if str(exc) != self.last_error:
+                log.warning("%s: %s (retrying with back-off up to %g s)", self.name, exc, self.settings.reconnect_max)
+            else:
+                log.debug("%s: %s", self.name, exc)
             self.last_error = str(exc)
             engine.connection_closed(now, str(exc))
             self._emit()

@@ -45,6 +45,11 @@ class SimConfig:
         boot_delay: time between reset and the ``start`` banner (bootloader); bytes received
             before the banner are discarded like a bootloader would.
         homing_time: duration of G28 when ``move_timing`` is on.
+
+    Inspection
+        journal_limit: most entries each inspection log (`executed`, `received_lines`, ...)
+            keeps; beyond it the oldest half is dropped, so a long demo or soak run stays flat
+            in memory (a print adds ~2.5 MB a minute otherwise). 0 keeps everything.
     """
 
     rx_buffer_size: int = 128
@@ -73,6 +78,7 @@ class SimConfig:
     host_action_commands: bool = True
     prompt_support: bool = True
     sdcard: bool = False
+    journal_limit: int = 100_000
 
     def __post_init__(self) -> None:
         if self.rx_buffer_size < 2:
@@ -90,6 +96,8 @@ class SimConfig:
         for name in ("heating_rate",):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.journal_limit < 0:
+            raise ValueError("journal_limit must be >= 0 (0: unbounded)")
         for name in ("keepalive_interval", "residency_time", "ok_latency", "boot_delay", "homing_time"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")

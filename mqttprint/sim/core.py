@@ -58,7 +58,8 @@ class QueuedCommand:
 
 @dataclass
 class Journal:
-    """Append-only inspection logs; survive resets so tests can see "before" and "after"."""
+    """Inspection logs; survive resets so tests can see "before" and "after". Each keeps at most
+    `limit` entries (0: unbounded): past it, the oldest half goes (`trim`)."""
 
     executed: list[str] = field(default_factory=list)
     executed_numbers: list[int | None] = field(default_factory=list)
@@ -67,6 +68,30 @@ class Journal:
     prompt_responses: list[int] = field(default_factory=list)
     rx_dropped: int = 0
     bootloader_discarded: int = 0
+    limit: int = 0
+    #: lines ever received (`received_lines` may have been trimmed)
+    received_total: int = 0
+
+    def receive(self, raw: bytes) -> None:
+        self.received_lines.append(raw)
+        self.received_total += 1
+        self.trim()
+
+    def execute(self, text: str, number: int | None) -> None:
+        self.executed.append(text)
+        self.executed_numbers.append(number)
+        self.trim()
+
+    def trim(self) -> None:
+        """Drop the oldest half of any log over `limit` (parallel logs together), in place."""
+        if not self.limit:
+            return
+        for logs in ((self.executed, self.executed_numbers), (self.received_lines,), (self.emergency_seen,),
+                     (self.prompt_responses,)):
+            if len(logs[0]) > self.limit:
+                drop = len(logs[0]) - self.limit // 2
+                for log in logs:
+                    del log[:drop]
 
 
 class FaultInjector:

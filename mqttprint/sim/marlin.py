@@ -59,7 +59,7 @@ class MarlinSim:
         self.config = config or SimConfig()
         self._now = now
         self._tx = TxQueue()
-        self._journal = Journal()
+        self._journal = Journal(limit=self.config.journal_limit)
         self._faults = FaultInjector(self.config)
         self._heaters = Heaters(self.config.heating_rate, now)
         self.boots = 0
@@ -234,7 +234,7 @@ class MarlinSim:
         """
         if after_lines < 0:
             raise ValueError("after_lines must be >= 0")
-        self._hold_from = len(self._journal.received_lines) + after_lines
+        self._hold_from = self._journal.received_total + after_lines
 
     def release_output(self) -> None:
         """End `hold_output`: what was kept back becomes readable, in order."""
@@ -243,7 +243,7 @@ class MarlinSim:
     @property
     def output_held(self) -> bool:
         """True while a `hold_output` is in effect (armed and its line count reached)."""
-        return self._hold_from is not None and len(self._journal.received_lines) >= self._hold_from
+        return self._hold_from is not None and self._journal.received_total >= self._hold_from
 
     def next_event_time(self) -> float | None:
         """Earliest time >= `now` at which something happens (incl. delayed output); None = idle."""
@@ -363,7 +363,7 @@ class MarlinSim:
 
     def _line_done(self, fw: Firmware, line: CompletedLine) -> None:
         if line.raw:
-            self._journal.received_lines.append(line.raw)
+            self._journal.receive(line.raw)
         if is_blank(line.stored):
             return  # empty / comment-only line: no reply at all
         verdict = validate(line.stored, fw.last_n)
@@ -418,8 +418,7 @@ class MarlinSim:
                 if not fw.ring:
                     return progressed
                 entry = fw.ring[0]
-                self._journal.executed.append(entry.text)
-                self._journal.executed_numbers.append(entry.number)
+                self._journal.execute(entry.text, entry.number)
                 fw.busy_state = "processing"
                 outcome = execute(fw, entry.text)
                 progressed = True

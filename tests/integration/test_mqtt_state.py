@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Iterator
 
@@ -144,8 +145,13 @@ def test_terminal_stream(env: tuple[Any, str, Watcher]) -> None:
     _, base, w = env
     w.publish(f"{base}/p1/command", {"command": "M115", "id": "term"})
     w.wait_json(f"{base}/p1/reply", lambda d: d["id"] == "term")
-    wait_for(lambda: any("> " in m.payload.decode() and "M115" in m.payload.decode()
-                         for m in w.messages(f"{base}/p1/terminal")), what="sent line on the terminal")
+    # The wire bytes: `N<n> M115*<checksum>` (issue 12 item 13), not the bare command.
+    wire = re.compile(r"^> N\d+ M115\*\d+$")
+    wait_for(lambda: any(wire.match(line) for m in w.messages(f"{base}/p1/terminal")
+                         for line in m.payload.decode().splitlines()), what="the numbered M115 on the terminal")
+    w.publish(f"{base}/p1/emergency", "M108")  # out of band: on the terminal too
+    wait_for(lambda: any(line == "> M108" for m in w.messages(f"{base}/p1/terminal")
+                         for line in m.payload.decode().splitlines()), what="the emergency write on the terminal")
     wait_for(lambda: any(line.startswith("< ok") for m in w.messages(f"{base}/p1/terminal")
                          for line in m.payload.decode().splitlines()), what="ok on the terminal")
     assert not any(m.retain for m in w.messages(f"{base}/p1/terminal"))

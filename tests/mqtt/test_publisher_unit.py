@@ -147,11 +147,13 @@ def test_terminal_batches() -> None:
     pub, client, _ = make(terminal=True)
     pub.set_connected(True)
     pub._cycle(0.0)
-    pub.on_bus(bus(LineSent("N1 G28*18", 1, Priority.INTERACTIVE)))
+    # The terminal shows the wire bytes: line number and checksum, and out-of-band emergencies.
+    pub.on_bus(bus(LineSent("G28", 1, Priority.INTERACTIVE)))
     pub.on_bus(bus(LineReceived("ok")))
+    pub.on_bus(bus(EmergencySent("M108", 0.5)))
     pub._cycle(1.0)
     (batch,) = [p for t, p, *_ in client.published if t == "b/p1/terminal"]
-    assert batch == b"> N1 G28*18\n< ok"
+    assert batch == b"> N1 G28*18\n< ok\n> M108"
 
 
 def test_event_queue_drops_oldest_non_state(monkeypatch: Any) -> None:

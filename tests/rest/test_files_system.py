@@ -127,3 +127,18 @@ def test_select_current_is_404_not_400(h: Harness) -> None:
     assert h.post("/api/files/local/current", {"command": "select"}).status_code == 404
     assert h.post("/api/files/local/..%2Fx.gcode", {"command": "select"}).status_code == 404
     assert h.post("/api/files/local/x.gcode", {"command": "select"}).status_code == 404
+
+
+def test_full_disk_is_507(h: Harness) -> None:
+    """A full disk was a 500 (issue 12 item 7): the host's fault, said precisely."""
+    import io
+
+    from mqttprint.runtime.file_store import StorageFull
+
+    def full(context: Context, request: Request) -> ActionResult:
+        raise StorageFull("not enough space to store cube.gcode (No space left on device)")
+
+    h.registry.register("files.upload", full, "test")
+    r = h.request("POST", "/api/files/local", data={"file": (io.BytesIO(b"G28\n"), "cube.gcode")},
+                  content_type="multipart/form-data")
+    assert r.status_code == 507 and "not enough space" in r.json["error"]
