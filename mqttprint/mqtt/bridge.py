@@ -297,13 +297,11 @@ class MqttBridge:
         route, route_problem = self._response_route(message, pid)
         # Empty payloads never act; retained requests (replayed, or live under MQTT 5's
         # retain-as-published) are never executed: they could move a printer hours later.
-        problem = admission.transport_problem(message.topic, message.payload, message.retain)
-        if problem:
-            self._reject(pid, message.topic, problem, admission.peek_id(message.payload, self.config.mqtt.max_payload),
-                         route)
-            return
-        if inbound.problem:
-            self._reject(pid, message.topic, inbound.problem, None, route)
+        problem = admission.transport_problem(message.topic, message.payload, message.retain) or inbound.problem
+        if problem:  # refused unread: the id (if the JSON has one) still goes with the refusal
+            rid = admission.peek_id(message.payload, self.config.mqtt.max_payload)
+            self._reject(pid, message.topic, problem, rid,
+                         route or (Route(self.topics[pid].reply, printer_id=pid) if rid is not None else None))
             return
         try:
             text = payloads.decode_text(message.payload, self.config.mqtt.max_payload)
