@@ -6,7 +6,6 @@ Collects every problem ("key.path: message (hint)") instead of stopping at the f
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 import socket
 from pathlib import Path
@@ -30,6 +29,7 @@ from mqttprint.config_model import (
     TlsConfig,
     WebcamConfig,
 )
+from mqttprint.config_rules import exposed_key_problem, is_loopback, sim_port_problem
 
 PRINTER_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -277,31 +277,6 @@ def _mqtt(c: Checker, raw: Any) -> MqttConfig:
     )
 
 
-#: Keys printed in README, docs/ and the shipped config.yaml: fine on 127.0.0.1, never on a network.
-DOCUMENTED_KEYS = frozenset({"change-me-0123456789abcdef", "generate-me-with-secrets.token_hex(16)"})
-#: Shortest key accepted while the REST server listens beyond loopback.
-EXPOSED_KEY_LENGTH = 32
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address only accepts connections from this machine."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def exposed_key_problem(key: str) -> Optional[str]:
-    """Why `key` must not guard a REST server reachable from the network, or None."""
-    if key in DOCUMENTED_KEYS:
-        return "is the example key from the documentation"
-    if len(key) < EXPOSED_KEY_LENGTH:
-        return f"is shorter than {EXPOSED_KEY_LENGTH} characters"
-    return None
-
-
 def _rest(c: Checker, raw: Any) -> RestConfig:
     p = "rest"
     d = c.section(raw, p, keys(RestConfig))
@@ -373,17 +348,6 @@ def _script(c: Checker, d: dict[str, Any], key: str, path: str, default: tuple[s
     return tuple(out)
 
 
-def _sim_problem(url: str) -> Optional[str]:
-    """Why a `sim://` port URL would fail to open (unknown or invalid simulator option), or None."""
-    from mqttprint.sim.inprocess_port import parse_sim_url  # only when a simulator is configured
-
-    try:
-        parse_sim_url(url)
-    except (ValueError, TypeError) as exc:
-        return f"{exc} (simulator options: docs/install.md, 'The simulator')"
-    return None
-
-
 def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
     if raw is None:
         raw = [{"id": "printer", "port": "sim://marlin"}]
@@ -412,7 +376,7 @@ def _printers(c: Checker, raw: Any) -> tuple[PrinterConfig, ...]:
         elif port and port != "auto" and port in ports:
             c.problem(f"{p}.port", f"port {port!r} is already used by printer {ports[port]!r}")
         elif port.startswith("sim://"):
-            problem = _sim_problem(port)
+            problem = sim_port_problem(port)
             if problem:
                 c.problem(f"{p}.port", problem)
         ports.setdefault(port, pid or str(d.get('id')))
