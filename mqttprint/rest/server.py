@@ -81,6 +81,9 @@ class RestServer:
             # Dashboard streams hold a thread each while a page is open: they get their own, so
             # the API keeps all of rest.threads however many pages are open (web/hub.py).
             threads=self.config.rest.threads + (self.config.rest.max_streams if self.services.push else 0),
+            # A browser keeps up to 6 keep-alive connections per page open beside its stream:
+            # room for them, so open pages never use up waitress's connection limit (100).
+            connection_limit=100 + (6 * self.config.rest.max_streams if self.services.push else 0),
             ident="mqttprint", clear_untrusted_proxy_headers=True,
             # Above Flask's own limit, so an oversized upload gets Flask's 413 JSON answer; only
             # bodies over twice that are cut off by waitress itself (plain-text 413).

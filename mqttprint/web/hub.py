@@ -10,8 +10,9 @@ and an SSE response keeps its thread for as long as the page is open. So:
 * the bus callback runs on a printer's serial thread: it only bumps a counter and wakes the
   streams (no JSON, no I/O), and ignores the per-line chatter of a print (LineSent, ok's), so
   open pages cannot slow a print.
-* each stream sends at most one burst per `min_interval` (the first change after a quiet spell
-  goes out at once, so a state change is on the page in milliseconds), re-reads the state once
+* each stream sends at most one burst per `min_interval` for temperature and position reports
+  (state changes, emergencies and job events go out at once, so they are on the page within
+  milliseconds), re-reads the state once
   a second (progress, print time) and sends only what changed; a heartbeat every
   `heartbeat` seconds finds closed pages so their slots come back.
 * printer events (EmergencySent, StateChanged, job events, ...) and terminal lines are kept in
@@ -86,6 +87,7 @@ class PushHub:
         self.heartbeat = heartbeat
         self._changed = threading.Condition()
         self._generation = 0
+        self._urgent = 0  # bumped by events people wait for (state, emergency, job): never throttled
         self._closed = threading.Event()
         self._slots = threading.BoundedSemaphore(max_streams) if max_streams > 0 else None
         self._open = 0
@@ -97,6 +99,7 @@ class PushHub:
         self._terminal_seq = 0
         self._terminal_watchers: dict[str, int] = {pid: 0 for pid in self.printer_ids}
         self._unsubscribe: Optional[Callable[[], None]] = None
+        self._frames: dict[str, tuple[int, float, str]] = {}  # printer id -> (generation, built at, text)
 
     # ------------------------------------------------------------------ bus side (serial threads)
     def attach(self, bus: EventBus) -> None:
@@ -121,6 +124,7 @@ class PushHub:
             if not isinstance(event, STATE_ONLY_EVENTS):
                 self._event_seq += 1
                 self._events.append((self._event_seq, _event_payload(message)))
+                self._urgent += 1
             self._generation += 1
             self._changed.notify_all()
 
@@ -137,6 +141,20 @@ class PushHub:
     def state(self) -> dict[str, Any]:
         """Every printer's frame now (the polling fallback and the first message of a stream)."""
         return {"printers": [self._build_frame(pid) for pid in self.printer_ids]}
+
+    def frame_text(self, printer_id: str) -> str:
+        """A printer's frame as JSON text, built once for all streams woken by the same change
+        (and at most every `refresh / 2` seconds while nothing is published, for progress)."""
+        with self._changed:
+            generation = self._generation
+            cached = self._frames.get(printer_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] == generation and now - cached[1] < self.refresh / 2:
+            return cached[2]
+        text = json_text(self._build_frame(printer_id))
+        with self._changed:
+            self._frames[printer_id] = (generation, now, text)
+        return text
 
     @property
     def open_streams(self) -> int:
@@ -175,6 +193,11 @@ class PushHub:
         with self._changed:
             self._changed.wait_for(lambda: self._generation != seen or self._closed.is_set(), timeout)
             return self._generation
+
+    def _pause(self, urgent_seen: int, timeout: float) -> None:
+        """The throttle after a burst: ends early for an urgent event (or when closing)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._urgent != urgent_seen or self._closed.is_set(), timeout)
 
     def _events_after(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
         with self._changed:
@@ -222,6 +245,7 @@ class Stream:
         last_write = last_read = 0.0
         while not hub._closed.is_set():
             now = time.monotonic()
+            urgent = hub._urgent
             chunks.extend(self._changed_frames(sent))
             last_read = now
             event_seq, events = hub._events_after(event_seq)
@@ -236,9 +260,9 @@ class Stream:
                 yield b"".join(chunks)
                 chunks = []
                 last_write = now
-                # At most one burst per min_interval, however busy the printers are.
-                if hub._closed.wait(hub.min_interval):
-                    return
+                # At most one burst per min_interval, however busy the printers are; a state
+                # change or an emergency is not held back by it.
+                hub._pause(urgent, hub.min_interval)
             timeout = max(0.0, min(hub.refresh - (time.monotonic() - last_read), hub.heartbeat))
             generation = hub._wait(generation, timeout)
 
@@ -246,7 +270,7 @@ class Stream:
         out = []
         for pid in self._hub.printer_ids:
             try:
-                text = json_text(self._hub._build_frame(pid))
+                text = self._hub.frame_text(pid)
             except Exception:  # one broken frame must not end the page's stream
                 log.exception("%s: building the dashboard frame failed", pid)
                 continue

@@ -1,8 +1,9 @@
 """The web dashboard in a real Chromium against the real gateway (two simulated printers, real
 mosquitto, waitress on a free port): live temperatures on the overview, emergency stop of one
 printer by keyboard while the other keeps printing, upload/start/pause/resume/cancel from the
-printer page, M114 in the terminal, a read key without controls, a wrong key refused, no console
-errors, no horizontal scrolling at 390 px and 1440 px."""
+printer page, M114 in the terminal, a read key without controls, a wrong key refused, the page
+reconnecting by itself after a gateway restart, no console errors, no horizontal scrolling at
+390 px and 1440 px."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.helpers.browser import DESKTOP, PHONE, ConsoleLog, chromium, login, no_horizontal_scroll  # noqa: F401
 from tests.helpers.rest import ADMIN_KEY, READ_KEY, USER_KEY, WRONG_KEY, Api, ensure_operational, start_gateway
 
@@ -162,3 +163,31 @@ def test_printer_page_upload_start_pause_resume_cancel_and_terminal(page: Any, d
     executed = dash.executed("p1")
     assert sum(1 for line in executed if line == "G4 P40") < 400  # cancelled before the end
     assert no_horizontal_scroll(page)
+
+
+def test_page_reconnects_by_itself_after_a_gateway_restart(chromium: Any, broker: Any, tmp_path: Any) -> None:
+    port = free_port()
+    printers = [{"id": "p1", "name": "Printer 1", "port": "sim://marlin"}]
+    gateway, api = start_gateway(broker, tmp_path, "dash_restart", printers, rest_extra={"port": port})
+    context = chromium.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    log = ConsoleLog()
+    page = log.watch(context.new_page())
+    try:
+        api.wait_operational()
+        login(page, api.base, USER_KEY)
+        live = page.locator("#live-status")
+        live.filter(has_text="Live").wait_for()
+        gateway.stop()
+        live.filter(has_text="Reconnecting").wait_for()
+        gateway, api = start_gateway(broker, tmp_path, "dash_restart", printers, rest_extra={"port": port})
+        api.wait_operational()
+        live.filter(has_text="Live").wait_for()
+        # The new gateway's pushes arrive without a reload.
+        api.post("/api/printer/command", {"command": "M104 S55"})
+        card(page, "Printer 1").get_by_text(re.compile(r"/ 55 °C")).wait_for()
+        # While the gateway was down, Chromium logged the refused connections: that is the test.
+        assert [e for e in log.errors if "ERR_CONNECTION_REFUSED" not in e and "Failed to fetch" not in e] == []
+    finally:
+        context.close()
+        gateway.stop()

@@ -86,6 +86,26 @@ def test_a_state_change_is_sent_with_its_event_and_only_the_changed_printer() ->
     stream.close()
 
 
+def test_a_state_change_is_not_held_back_by_the_throttle() -> None:
+    """With a one-minute throttle, the burst after a state change still comes at once."""
+    frames = Frames()
+    hub = PushHub(["p1", "p2"], frames, 2, min_interval=60.0, refresh=60.0, heartbeat=60.0)
+    bus = EventBus()
+    hub.attach(bus)
+    stream = hub.open_stream()
+    assert stream is not None
+    next(stream)
+    got: list[Any] = []
+    reader = threading.Thread(target=lambda: got.append(messages(next(stream))))
+    reader.start()  # the stream is now in its throttle pause after the first burst
+    frames.state["p1"] = "Printing"
+    publish(bus, StateChanged(PrinterState.OPERATIONAL, PrinterState.PRINTING))
+    reader.join(10)
+    assert got and ("printer", {"id": "p1", "state": "Printing"}) in got[0]
+    hub.close()
+    stream.close()
+
+
 def test_print_chatter_does_not_wake_streams() -> None:
     hub, frames, bus = make_hub()
     before = hub._generation

@@ -2,7 +2,7 @@
 // chosen by the URL's fragment: #/ and #/printer/<id>.
 
 import { LiveStream, api, forgetKey, saveKey, savedKey } from "./api.js";
-import { emergencyEvent, emergencyFrame } from "./emergency.js";
+import { disposeButtons, emergencyEvent, emergencyFrame } from "./emergency.js";
 import { Overview } from "./overview.js";
 import { PrinterPage } from "./printer.js";
 import { h, setText } from "./ui.js";
@@ -111,6 +111,7 @@ class App {
 
   setView(view, el) {
     if (this.view && this.view.dispose) this.view.dispose();
+    disposeButtons(this.main);
     this.view = view;
     this.main.replaceChildren(el);
   }

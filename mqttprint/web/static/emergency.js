@@ -61,6 +61,11 @@ export function emergencyFrame(frame) {
   }
 }
 
+/** Stop the status updates of every emergency button under `root` (before it is thrown away). */
+export function disposeButtons(root) {
+  for (const wrap of root.querySelectorAll(".estop-wrap")) if (wrap.dispose) wrap.dispose();
+}
+
 /** The big red button plus its live status line, for one printer. */
 export function emergencyButton(printerId, name, fleetPath = null) {
   const status = h("p", { class: "estop-status", role: "status", "aria-live": "polite" });

@@ -1,101 +1,33 @@
 // The overview: one card per printer (and the fleet's printers of other gateways).
 
-import { imageUrl, optional, printerBase } from "./api.js";
-import { emergencyButton, emergencyStop } from "./emergency.js";
+import { optional } from "./api.js";
+import { disposeButtons, emergencyButton, emergencyStop } from "./emergency.js";
 import { PromptBox } from "./prompt.js";
-import { TempChart, fmtClock, fmtDuration, fmtPosition, fmtTemp, h, setText, stateClass } from "./ui.js";
-
-/** The job lines a card and the printer page share: file, progress bar, layer, times, thumbnail. */
-export class JobSummary {
-  constructor(name) {
-    this.file = h("span", { class: "job-file" });
-    this.bar = h("progress", { max: "100", value: "0", "aria-label": `Job progress ${name}` });
-    this.percent = h("span", { class: "job-percent" });
-    this.details = h("span", { class: "job-details" });
-    this.thumb = h("img", { class: "thumb", alt: `Thumbnail of the job on ${name}`, hidden: true });
-    this.thumbPath = null;
-    this.el = h("div", { class: "job" }, this.thumb,
-      h("div", { class: "job-text" }, h("div", {}, this.file), h("div", { class: "job-bar" }, this.bar, this.percent), this.details));
-  }
-
-  update(frame) {
-    const job = frame.job || {};
-    const progress = frame.progress || {};
-    const file = (job.file && (job.file.display || job.file.name)) || null;
-    setText(this.file, file ? file : "No job");
-    const completion = typeof progress.completion === "number" ? progress.completion : null;
-    this.bar.value = completion === null ? 0 : completion;
-    setText(this.percent, completion === null ? "" : `${completion.toFixed(1)} %`);
-    const parts = [];
-    if (progress.layer !== undefined && progress.layer !== null) {
-      parts.push(`Layer ${progress.layer}${progress.layers ? ` / ${progress.layers}` : ""}`);
-    }
-    if (typeof progress.z === "number") parts.push(`Z ${progress.z.toFixed(2)}`);
-    if (typeof progress.printTime === "number") parts.push(`Elapsed ${fmtDuration(progress.printTime)}`);
-    if (typeof progress.printTimeLeft === "number") {
-      const origin = progress.printTimeLeftOrigin ? ` (${progress.printTimeLeftOrigin})` : "";
-      parts.push(`Left ${fmtDuration(progress.printTimeLeft)}${origin}`);
-    }
-    if (progress.eta) parts.push(`ETA ${fmtClock(progress.eta)}`);
-    setText(this.details, parts.join(" · "));
-    this.showThumbnail(file ? (job.file.thumbnail || job.thumbnail || null) : null);
-  }
-
-  async showThumbnail(path) {
-    if (path === this.thumbPath) return;
-    this.thumbPath = path;
-    if (!path) {
-      this.thumb.hidden = true;
-      return;
-    }
-    const url = await imageUrl(path).catch(() => null);
-    if (url && this.thumbPath === path) {
-      this.thumb.src = url;
-      this.thumb.hidden = false;
-    }
-  }
-}
+import { PrinterStatus } from "./status.js";
+import { fmtTemp, h, setText } from "./ui.js";
 
 class PrinterCard {
   constructor(frame, app) {
     const name = frame.name;
     this.id = frame.id;
-    this.state = h("span", { class: "badge" });
-    this.link = h("span", { class: "link-state" });
-    this.tool = h("span", { class: "temp" });
-    this.bed = h("span", { class: "temp" });
-    this.position = h("span", { class: "position" });
-    this.error = h("p", { class: "error-text" });
-    this.chart = new TempChart(`Temperature chart ${name}`);
-    this.job = new JobSummary(name);
+    this.status = new PrinterStatus(frame);
     this.prompt = new PromptBox(frame.id, name, app);
+    this.conflict = h("p", { class: "error-text conflict" });
     const title = h("h2", {}, h("a", { href: `#/printer/${encodeURIComponent(frame.id)}`, "aria-label": `Open ${name}` }, name));
+    const s = this.status;
     this.el = h("article", { class: "card", "aria-label": name, "data-printer": frame.id },
-      h("header", { class: "card-head" }, title, this.state),
-      this.link,
-      h("dl", { class: "facts" },
-        h("dt", {}, "Hotend"), h("dd", {}, this.tool),
-        h("dt", {}, "Bed"), h("dd", {}, this.bed),
-        h("dt", {}, "Position"), h("dd", {}, this.position)),
-      this.chart.svg, this.job.el, this.error, this.prompt.el,
+      h("header", { class: "card-head" }, title, s.state), s.link, s.facts,
+      s.chart.svg, s.job.el, s.error, this.conflict, this.prompt.el,
       app.can("CONTROL") ? emergencyButton(frame.id, name) : null);
-    optional(`${printerBase(frame.id)}/printer?history=true&limit=300`).then((data) => {
-      if (data && data.temperature && data.temperature.history) this.chart.load(data.temperature.history);
-    }).catch(() => {});
   }
 
   update(frame) {
-    const kind = stateClass(frame);
-    this.el.dataset.state = kind;
-    setText(this.state, frame.state.text);
-    const online = kind !== "offline";
-    setText(this.link, `${online ? "Online" : "Offline"} · ${frame.port || "no port open"}${frame.firmware ? ` · ${frame.firmware}` : ""}`);
-    setText(this.tool, fmtTemp(frame.temperature.tool0));
-    setText(this.bed, fmtTemp(frame.temperature.bed));
-    setText(this.position, fmtPosition(frame.position));
-    setText(this.error, frame.state.error || "");
-    if (frame.temperatureTime) this.chart.add(Math.floor(frame.temperatureTime), frame.temperature);
-    this.job.update(frame);
+    this.status.update(frame, this.el);
+  }
+
+  /** The fleet says another gateway claims this printer id too (it is refused here then). */
+  setConflict(conflict) {
+    setText(this.conflict, conflict ? `Printer id ${this.id} is also claimed by another gateway` : "");
   }
 }
 
@@ -160,10 +92,15 @@ export class Overview {
   async loadFleet() {
     const fleet = await optional("/api/fleet").catch(() => null);
     if (!fleet || !Array.isArray(fleet.printers)) return;
+    for (const printer of fleet.printers.filter((p) => p.local)) {
+      const card = this.cards.get(printer.id);
+      if (card) card.setConflict(!!printer.conflict);
+    }
     this.remote = fleet.printers.filter((p) => !p.local);
     this.fleetSection.hidden = this.remote.length === 0;
     const focused = document.activeElement && this.fleetGrid.contains(document.activeElement)
       ? document.activeElement.getAttribute("aria-label") : null;
+    disposeButtons(this.fleetGrid);
     this.fleetGrid.replaceChildren(...this.remote.map((p) => remoteCard(p, this.app)));
     if (focused) {
       const again = [...this.fleetGrid.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused);

@@ -4,10 +4,10 @@
 import { api, imageUrl, optional, printerBase } from "./api.js";
 import { emergencyButton } from "./emergency.js";
 import { FileList } from "./files.js";
-import { JobSummary } from "./overview.js";
 import { PromptBox } from "./prompt.js";
+import { PrinterStatus } from "./status.js";
 import { Terminal } from "./terminal.js";
-import { TempChart, fmtPosition, fmtTemp, h, setText, stateClass } from "./ui.js";
+import { h, setText } from "./ui.js";
 
 function section(title, ...children) {
   const id = `sec-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
@@ -22,14 +22,7 @@ export class PrinterPage {
     this.base = printerBase(frame.id);
     const name = frame.name;
     this.message = h("p", { class: "message", role: "status", "aria-live": "polite" });
-    this.state = h("span", { class: "badge" });
-    this.link = h("span", { class: "link-state" });
-    this.tool = h("span", { class: "temp" });
-    this.bed = h("span", { class: "temp" });
-    this.position = h("span", { class: "position" });
-    this.error = h("p", { class: "error-text" });
-    this.chart = new TempChart(`Temperature chart ${name}`);
-    this.job = new JobSummary(name);
+    this.status = new PrinterStatus(frame);
     this.prompt = new PromptBox(frame.id, name, app);
     this.files = new FileList(this);
     this.terminal = new Terminal(this);
@@ -38,19 +31,15 @@ export class PrinterPage {
     const canControl = app.can("CONTROL");
     const head = h("header", { class: "printer-head" },
       h("a", { href: "#/", class: "back" }, "← All printers"),
-      h("h1", {}, name), this.state, this.link,
+      h("h1", {}, name), this.status.state, this.status.link,
       canControl ? emergencyButton(frame.id, name) : null);
-    const status = section("Status",
-      h("dl", { class: "facts" },
-        h("dt", {}, "Hotend"), h("dd", {}, this.tool),
-        h("dt", {}, "Bed"), h("dd", {}, this.bed),
-        h("dt", {}, "Position"), h("dd", {}, this.position)),
-      this.chart.svg, this.error, this.prompt.el, this.camera);
+    const s = this.status;
+    const status = section("Status", s.facts, s.chart.svg, s.error, this.prompt.el, this.camera);
     this.jobButtons = app.can("PRINT") ? h("div", { class: "buttons" },
       this.button("Pause", `Pause job on ${name}`, () => this.jobCommand("pause", "pause")),
       this.button("Resume", `Resume job on ${name}`, () => this.jobCommand("pause", "resume")),
       this.button("Cancel", `Cancel job on ${name}`, () => this.jobCommand("cancel"))) : null;
-    const job = section("Job", this.job.el, this.jobButtons);
+    const job = section("Job", s.job.el, this.jobButtons);
     this.el = h("div", { class: "printer-page", "data-printer": frame.id }, head, this.message,
       h("div", { class: "panels" }, status, job,
         canControl ? this.controlSection() : null,
@@ -58,9 +47,6 @@ export class PrinterPage {
         section("Files", this.files.el),
         canControl ? section("Terminal", this.terminal.el) : null,
         app.can("SYSTEM") ? this.systemSection() : null));
-    optional(`${this.base}/printer?history=true&limit=300`).then((data) => {
-      if (data && data.temperature && data.temperature.history) this.chart.load(data.temperature.history);
-    }).catch(() => {});
     this.loadWebcam();
   }
 
@@ -144,7 +130,7 @@ export class PrinterPage {
   async system(command) {
     if (command.confirm && !(await this.app.confirm(command.confirm, command.name || command.action))) return;
     await this.run(command.name || command.action, () => api(command.resource
-      ? new URL(command.resource).pathname : `${this.base}/system/commands/${command.source}/${command.action}`, { method: "POST" }));
+      ? new URL(command.resource, location.href).pathname : `${this.base}/system/commands/${command.source}/${command.action}`, { method: "POST" }));
   }
 
   async loadWebcam() {
@@ -180,16 +166,7 @@ export class PrinterPage {
 
   update(frame) {
     if (frame.id !== this.id) return;
-    const kind = stateClass(frame);
-    this.el.dataset.state = kind;
-    setText(this.state, frame.state.text);
-    setText(this.link, `${kind === "offline" ? "Offline" : "Online"} · ${frame.port || "no port open"}${frame.firmware ? ` · ${frame.firmware}` : ""}`);
-    setText(this.tool, fmtTemp(frame.temperature.tool0));
-    setText(this.bed, fmtTemp(frame.temperature.bed));
-    setText(this.position, fmtPosition(frame.position));
-    setText(this.error, frame.state.error || "");
-    if (frame.temperatureTime) this.chart.add(Math.floor(frame.temperatureTime), frame.temperature);
-    this.job.update(frame);
+    this.status.update(frame, this.el);
     const flags = frame.state.flags || {};
     if (this.jobButtons) {
       const [pause, resume, cancel] = this.jobButtons.children;

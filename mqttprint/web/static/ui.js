@@ -99,7 +99,10 @@ export class TempChart {
 
   draw() {
     const end = this.samples.length ? this.samples[this.samples.length - 1].time : 0;
-    const recent = this.samples.filter((s) => s.time >= end - this.span);
+    const first = this.samples.length ? this.samples[0].time : 0;
+    // Up to `span` seconds; a short history fills the chart instead of a sliver at its right edge.
+    const span = Math.min(this.span, Math.max(60, end - first));
+    const recent = this.samples.filter((s) => s.time >= end - span);
     let max = 50;
     for (const s of recent) {
       for (const [key, value] of Object.entries(s)) {
@@ -107,19 +110,24 @@ export class TempChart {
       }
     }
     max = Math.ceil((max + 10) / 50) * 50;
-    const x = (t) => (300 * (t - (end - this.span))) / this.span;
+    const x = (t) => (300 * (t - (end - span))) / span;
     const y = (v) => 80 - (78 * v) / max;
     const lines = [];
+    const line = (points, value, color, dashed) => {
+      const path = document.createElementNS(SVG, "polyline");
+      path.setAttribute("points", points.map((s) => `${x(s.time).toFixed(1)},${y(value(s)).toFixed(1)}`).join(" "));
+      path.setAttribute("stroke", color);
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke-width", dashed ? "1" : "1.5");
+      if (dashed) path.setAttribute("stroke-dasharray", "4 3");
+      path.setAttribute("vector-effect", "non-scaling-stroke");
+      lines.push(path);
+    };
     for (const key of Object.keys(CHART_COLORS)) {
       const points = recent.filter((s) => s[key] && typeof s[key].actual === "number");
       if (points.length < 2) continue;
-      const path = document.createElementNS(SVG, "polyline");
-      path.setAttribute("points", points.map((s) => `${x(s.time).toFixed(1)},${y(s[key].actual).toFixed(1)}`).join(" "));
-      path.setAttribute("stroke", CHART_COLORS[key]);
-      path.setAttribute("fill", "none");
-      path.setAttribute("stroke-width", "1.5");
-      path.setAttribute("vector-effect", "non-scaling-stroke");
-      lines.push(path);
+      if (points.some((s) => s[key].target)) line(points, (s) => s[key].target || 0, CHART_COLORS[key], true);
+      line(points, (s) => s[key].actual, CHART_COLORS[key], false);
     }
     this.svg.replaceChildren(...lines);
   }
