@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: A request's reply is sent with ok=false, error="timeout" if its commands take longer.
 REPLY_TIMEOUT = 60.0
+#: How long an emergency request id is remembered: it runs at most once per id within this.
+EMERGENCY_ID_WINDOW = 24 * 3600.0
 
 
 
@@ -120,6 +122,9 @@ class MqttBridge:
             lane: queue.Queue(m.request_queue) for lane in lanes}
         # Ids of accepted requests, per printer, for mqtt.duplicate_window seconds (QoS 1 redelivery).
         self._seen = {pid: RecentIds(m.duplicate_window) for pid in printers}
+        # Emergencies are never refused for age, so a late copy (a bridge, a client's offline
+        # queue) may come long after the first: their ids are remembered much longer.
+        self._emergency_seen = {pid: RecentIds(max(EMERGENCY_ID_WINDOW, m.duplicate_window)) for pid in printers}
         self._seen_lock = threading.Lock()
         self._pending: dict[int, PendingReply] = {}
         self._pending_lock = threading.Lock()
@@ -328,7 +333,8 @@ class MqttBridge:
         if problem:
             self._reject(pid, message.topic, problem, request.request_id, route)
             return
-        if request.request_id is not None and self._duplicate(pid, request.request_id):
+        emergency = inbound.kind == topics.EMERGENCY
+        if request.request_id is not None and self._duplicate(pid, request.request_id, emergency):
             # A QoS 1 redelivery: the first copy was accepted moments ago and answers for both.
             log.info("%s: dropped duplicate request id %r on %s", pid, request.request_id, message.topic)
             self._event_rejected(pid, message.topic, f"duplicate id {request.request_id!r} within "
@@ -337,7 +343,8 @@ class MqttBridge:
             return
         if self._dispatch(pid, message.topic, request, route) and request.request_id is not None:
             with self._seen_lock:
-                self._seen[pid].accepted(request.request_id, time.monotonic())
+                (self._emergency_seen if emergency else self._seen)[pid].accepted(request.request_id,
+                                                                                   time.monotonic())
 
     def _dispatch(self, pid: str, topic: str, request: ParsedRequest, route: Optional[Route]) -> bool:
         """Run the request; False when it was refused (its id is then not remembered)."""
@@ -421,9 +428,9 @@ class MqttBridge:
         self._send(pending.route, payloads.command_reply(pending.request_id, pending.commands, results, timed_out))
 
     # ------------------------------------------------------------------ rejections
-    def _duplicate(self, pid: str, request_id: Any) -> bool:
+    def _duplicate(self, pid: str, request_id: Any, emergency: bool = False) -> bool:
         with self._seen_lock:
-            return self._seen[pid].is_duplicate(request_id, time.monotonic())
+            return (self._emergency_seen if emergency else self._seen)[pid].is_duplicate(request_id, time.monotonic())
 
     def _reject(self, pid: str, topic: str, error: str, request_id: Any, route: Optional[Route]) -> None:
         """A refused request: an error reply when it has a route, and always an event."""

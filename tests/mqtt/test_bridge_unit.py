@@ -208,6 +208,13 @@ def test_emergency_is_never_refused_for_age_but_runs_once_per_id() -> None:
     h.deliver("emergency", json.dumps({"command": "M112", "id": "stop-1", "ts": stale}))
     h.deliver("emergency", json.dumps({"command": "M112", "id": "stop-1", "ts": stale}))  # QoS 1 redelivery
     assert [c.action for c in h.calls] == ["printer.emergency"]
+    # long after mqtt.duplicate_window (a bridge delivering its copy late): still only once
+    assert h.bridge._emergency_seen["p1"].window >= 3600
+    seen = h.bridge._emergency_seen["p1"]._accepted
+    for key in seen:
+        seen[key] -= 600  # as if the first copy ran 10 minutes ago
+    h.deliver("emergency", json.dumps({"command": "M112", "id": "stop-1", "ts": stale}))
+    assert [c.action for c in h.calls] == ["printer.emergency"]
     h.deliver("command", json.dumps({"command": "G28", "id": "g-1", "ts": stale}))  # every other path: refused
     assert [c.action for c in h.calls] == ["printer.emergency"]
     (rejected,) = [r for r in h.published("b/p1/reply") if r["id"] == "g-1"]
