@@ -33,7 +33,9 @@ class PollSchedule:
 
     def deadlines(self) -> list[float]:
         """When polls are next due (for the shell's select timeout)."""
-        times = [self._next_temperature]
+        times: list[float] = []
+        if self.temperature_interval > 0:  # off: never due (else the shell would wake at once forever)
+            times.append(self._next_temperature)
         if self.position_interval > 0:
             times.append(self._next_position)
         return times

@@ -1,9 +1,12 @@
-"""The serial link: one thread per printer owning the port and the protocol engine.
+"""The serial link: one printer's port and protocol engine, serviced by the process's I/O loop.
 
-The only pyserial importer. Reads in bulk (whatever is waiting, not byte by byte), feeds the
-engine, writes what flow control allows, and hands events to a callback. Other threads talk to
-it through `call()` (a queue of intents run on the serial thread) and `emergency()` (written to
-the port at once under the write lock, never waiting for the serial thread, a queue or an `ok`).
+The only pyserial importer: pyserial opens and configures every port; a local tty/pty is then
+read and written through its file descriptor by the one I/O loop (runtime/io_loop.py) that
+services every printer, other URL ports through pyserial (runtime/port_channels.py). Reads in
+bulk (whatever is waiting), feeds the engine, writes what flow control allows, and hands events
+to a callback. Other threads talk to it through `call()` (a queue of intents run on the loop
+thread) and `emergency()` (written to the port at once from the caller's thread under the write
+lock, never waiting for the loop, a queue or an `ok`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Union
 
 import serial  # pyserial
 
@@ -26,40 +28,22 @@ from mqttprint.protocol.errors import LinkFault, NotOperational
 from mqttprint.protocol.events import Event
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.states import Trigger
+from mqttprint.runtime.io_loop import IoLoop, shared_loop
+from mqttprint.runtime.link_settings import LinkSettings, Port
+from mqttprint.runtime.port_channels import FdChannel, PortChannel, ThreadedChannel
 from mqttprint.runtime.port_detect import detect_port
 
 log = logging.getLogger(__name__)
 traffic_log = logging.getLogger("mqttprint.serial.traffic")
 
+__all__ = ["LinkSettings", "Port", "SerialLink", "channel_for", "open_port"]
 Intent = Callable[[Engine, float], Any]
+Channel = Union[FdChannel, PortChannel, ThreadedChannel]
+_NEVER = float("inf")
+#: Longest an open link goes without a tick when no engine deadline is due (belt and braces).
+IDLE_TICK = 0.5
 
-#: Longest a read blocks when nothing arrives: ticks (timeouts, polls) happen at least this often.
-READ_TIMEOUT = 0.02
-
-
-class Port(Protocol):
-    """What the link needs of a port (pyserial's Serial, or the in-process simulator)."""
-
-    def read(self, size: int = 1) -> bytes: ...
-    def write(self, data: bytes) -> Optional[int]: ...
-    def close(self) -> None: ...
-    @property
-    def in_waiting(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSettings:
-    """How to reach one printer."""
-
-    port: str  # device path, "auto", "sim://marlin", "rfc2217://host:port", "socket://host:port"
-    baudrate: int = 115200
-    autoconnect: bool = True
-    #: pulse DTR when opening to reset the board (AVR boards reset on open anyway; this forces it)
-    reset_on_connect: bool = False
-    reconnect_min: float = 0.5
-    reconnect_max: float = 10.0
-    #: longest the thread sleeps in a read when nothing is due (ticks happen at least this often)
-    idle_read_timeout: float = 0.05
+READ_TIMEOUT = 0.02  #: pyserial's read timeout (ports read through pyserial: rfc2217://, socket://)
 
 
 def open_port(url: str, baudrate: int, reset: bool) -> Port:
@@ -97,8 +81,19 @@ def open_port(url: str, baudrate: int, reset: bool) -> Port:
         raise LinkFault(f"cannot open {url}: {exc}") from exc
 
 
+def channel_for(port: Port, name: str) -> Channel:
+    """How the loop reaches an open port: its fd for a local tty/pty opened by pyserial (exactly
+    `serial.Serial`: URL handlers such as spy:// subclass it to see every byte), the port's own
+    readiness fd for the in-process simulator, else a reader thread (rfc2217://, socket://, ...)."""
+    if type(port) is serial.Serial:
+        return FdChannel(port, port.fileno())
+    if getattr(port, "signals_readiness", False):
+        return PortChannel(port)
+    return ThreadedChannel(port, name)
+
+
 class SerialLink:
-    """Owns one printer's port and engine on a dedicated thread."""
+    """Owns one printer's port and engine; the process's I/O loop services it (`LoopClient`)."""
 
     def __init__(
         self,
@@ -108,6 +103,7 @@ class SerialLink:
         on_events: Callable[[list[Event]], None],
         on_connection: Callable[[Optional[str], Optional[int]], None] = lambda port, baud: None,
         clock: Callable[[], float] = time.monotonic,
+        loop: Optional[IoLoop] = None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -115,42 +111,71 @@ class SerialLink:
         self._on_events = on_events
         self._on_connection = on_connection
         self._clock = clock
+        self._loop = loop if loop is not None else shared_loop()
         self._inbox: queue.SimpleQueue[tuple[Intent, concurrent.futures.Future[Any]]] = queue.SimpleQueue()
         self._write_lock = threading.Lock()
-        self._port: Optional[Port] = None
+        self._channel: Optional[Channel] = None
+        self._pending = b""  # bytes the kernel did not take yet (EAGAIN); write lock
+        self._line_open = False  # the last byte written was not "\n": a line is half on the wire
         self._port_url = settings.port
         self._baudrate = settings.baudrate
         self._want_open = settings.autoconnect
         self._force_reset = False
         self._next_attempt = 0.0
         self._backoff = settings.reconnect_min
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
+        self._attempt = 0  # numbers open attempts: a result that arrives after a newer request is dropped
+        self._opening = False
+        self._stopping = False
+        self._registered = False
         self._halted = False  # set by an M112 fast-path write: nothing queued may follow it
         self._fast_emergencies: collections.deque[tuple[str, Optional[Callable[[int], None]], concurrent.futures.Future[Any]]] = collections.deque()
-        self._thread = threading.Thread(target=self._run, name=f"serial-{name}", daemon=True)
         self.last_error = ""
-        self.alive_at = clock()
+        #: LoopClient: when the loop should service this link without I/O, and "has intents"
+        self.due = 0.0
+        self.woken = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the serial thread."""
-        self._thread.start()
+        """Join the process's I/O loop (the port opens from there)."""
+        self._registered = True
+        self.woken = True
+        self._loop.add(self)
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Close the port and stop the thread."""
-        self._stopping.set()
-        self._wake_thread()
-        self._thread.join(timeout)
+        """Close the port (a running print is reported as interrupted) and leave the loop."""
+        if not self._registered:
+            return
+        self._stopping = True
+
+        def shutdown(engine: Engine, now: float) -> None:
+            self._want_open = False
+            if self._channel is not None:
+                # A print cut short by a shutdown is reported as interrupted, never silently lost.
+                reason = "mqttprint stopped while printing: the print was interrupted" if engine.job is not None else ""
+                self._close(now, reason)
+            self._leave_loop()
+
+        try:
+            self.call(shutdown).result(timeout)
+        except Exception:  # the loop did not answer: leave it anyway and close the port here
+            log.exception("%s: stopping through the I/O loop failed; closing the port directly", self.name)
+            self._leave_loop()
+            if self._channel is not None:
+                self._close(self._clock(), "")
+
+    def _leave_loop(self) -> None:
+        self._registered = False
+        self._loop.remove(self)
 
     def running(self, max_silence: float) -> bool:
-        """Whether the serial thread is alive and looped within `max_silence` seconds."""
-        return self._thread.is_alive() and self._clock() - self.alive_at < max_silence
+        """Whether this link is serviced by a live I/O loop that iterated within `max_silence` s."""
+        return self._registered and self._loop.running(max_silence)
 
     @property
     def port(self) -> Optional[Port]:
         """The open port object (tests reach the in-process simulator through it)."""
-        return self._port
+        channel = self._channel
+        return None if channel is None else channel.port
 
     @property
     def port_url(self) -> str:
@@ -162,17 +187,22 @@ class SerialLink:
 
     # ------------------------------------------------------------------ cross-thread API
     def call(self, intent: Intent) -> concurrent.futures.Future[Any]:
-        """Run `intent(engine, now)` on the serial thread; its result/exception lands in the future."""
+        """Run `intent(engine, now)` on the loop thread; its result/exception lands in the future.
+        Called on the loop thread itself (from an event callback), it runs at once."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._inbox.put((intent, future))
-        self._wake_thread()
+        if self._loop.on_loop_thread():
+            self._run_intent(intent, future)
+        else:
+            self._inbox.put((intent, future))
+        self.woken = True
+        self._loop.wake()
         return future
 
     def connect(self, port: Optional[str] = None, baudrate: Optional[int] = None) -> None:
         """(Re)open the port: closes it first if open, resets the board where the port allows."""
 
         def reopen(engine: Engine, now: float) -> None:
-            if self._port is not None:
+            if self._channel is not None:
                 self._close(now, "")
             if port:
                 self._port_url = port
@@ -180,6 +210,8 @@ class SerialLink:
                 self._baudrate = baudrate
             self._want_open = True
             self._force_reset = True
+            self._opening = False
+            self._attempt += 1  # an open still under way is stale now
             self._next_attempt = 0.0
             self._backoff = self.settings.reconnect_min
             self.last_error = ""
@@ -192,7 +224,9 @@ class SerialLink:
 
         def close(engine: Engine, now: float) -> None:
             self._want_open = False
-            if self._port is not None:
+            self._opening = False
+            self._attempt += 1
+            if self._channel is not None:
                 self._close(now, "")
 
         self.call(close).result(timeout=10)
@@ -200,37 +234,43 @@ class SerialLink:
     def emergency(
         self, command: str, on_recorded: Optional[Callable[[int], None]] = None
     ) -> concurrent.futures.Future[Any]:
-        """Write an emergency command NOW from the caller's thread, then let the engine record it.
-
-        The line goes out un-numbered through the port object under the write lock: pyserial's
-        `write()` retries EAGAIN (a bare os.write would lose the bytes, measured-peers.md), and
-        the serial thread never holds the lock for more than one write. Returns the future of
-        the engine's (command id, follow-up bytes) bookkeeping.
-        """
+        """Write an emergency command NOW from the caller's thread (under the write lock, waiting
+        on EAGAIN: a bare os.write could lose it, measured-peers.md), then let the engine record it.
+        A line the loop left half-written is finished first (else the firmware sees one garbled
+        line); after an M112 nothing the loop had not written follows. Returns the bookkeeping's future."""
         line = gcode.emergency_line(command)
+        key = gcode.code_key(line)
         data = framing.encode_plain(line)
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._write_lock:
-            port = self._port
-            if port is None:
+            channel = self._channel
+            if channel is None:
                 raise NotOperational("printer is not connected: the emergency command could not be written")
-            if gcode.code_key(line) == "M112":
+            if key == "M112":
                 self._halted = True
-            # Recorded BEFORE the write: the serial thread registers it before it feeds any
-            # bytes read after this point, so the firmware's `ok` for it is never mistaken for
-            # a stray one (which would leave the window waiting for an `ok` that never comes).
+            # Recorded BEFORE the write: the loop registers it before it feeds any bytes read
+            # after this point, so the firmware's `ok` for it is never mistaken for a stray one
+            # (which would leave the window waiting for an `ok` that never comes).
             self._fast_emergencies.append((line, on_recorded, future))
             try:
-                port.write(data)
-            except OSError as exc:
+                if self._pending and self._line_open:
+                    end = self._pending.find(b"\n") + 1 or len(self._pending)
+                    channel.write_all(self._pending[:end])
+                    self._pending = self._pending[end:]
+                if key == "M112":
+                    self._pending = b""
+                channel.write_all(data)
+                self._line_open = False
+            except OSError as exc:  # the loop finds the port gone on its next read or write
                 log.error("%s: emergency write failed: %s", self.name, exc)
         if traffic_log.isEnabledFor(logging.DEBUG):
             traffic_log.debug("%s >>! %s", self.name, line)
-        self._wake_thread()
+        self.woken = True
+        self._loop.wake()
         return future
 
     def _record_emergencies(self) -> None:
-        """Serial thread: hand fast-path emergency writes to the engine (in write order)."""
+        """Loop thread: hand fast-path emergency writes to the engine (in write order)."""
         while self._fast_emergencies:
             line, on_recorded, future = self._fast_emergencies.popleft()
             try:
@@ -246,64 +286,35 @@ class SerialLink:
                 self._halted = False  # the engine is in Error now and sends nothing more
             future.set_result(command_id)
 
-    # ------------------------------------------------------------------ the thread
-    def _wake_thread(self) -> None:
-        self._wake.set()
-        port = self._port
-        cancel = getattr(port, "cancel_read", None)
-        if cancel is not None:
-            try:
-                cancel()
-            except (OSError, AttributeError):
-                pass
-
-    def _run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self.alive_at = self._clock()
-                try:
-                    if self._port is None:
-                        self._run_offline()
-                    else:
-                        self._run_online()
-                except Exception as exc:  # a bug must not kill the printer's only thread: reset the link
-                    log.exception("%s: serial loop failed; closing the port and reconnecting", self.name)
-                    if self._port is not None:
-                        self._lost(f"internal error: {exc}")
-                    self._emit()
-        finally:
-            if self._port is not None:
-                # A print cut short by a shutdown is reported as interrupted, never silently lost.
-                reason = "mqttprint stopped while printing: the print was interrupted" if self.engine.job is not None else ""
-                self._close(self._clock(), reason)
-
-    def _run_offline(self) -> None:
-        now = self._clock()
-        if self._want_open and now >= self._next_attempt:
-            self._open(now)
+    # ------------------------------------------------------------------ serviced by the loop
+    def service(self, now: float, readable: bool, writable: bool) -> None:
+        """LoopClient: read what waits, run intents, feed the engine, write what flow control allows."""
+        channel = self._channel
+        if channel is None:
+            self._process_inbox()
+            if (self._channel is None and self._want_open and not self._opening and not self._stopping
+                    and self._clock() >= self._next_attempt):
+                self._open(now)
+            self._emit()
+            self._update_due(now)
             return
-        wait = self._next_attempt - now if self._want_open else 0.5
-        self._wake.wait(max(0.0, min(wait, 0.5)))
-        self._wake.clear()
-        self._process_inbox()
-        self._emit()
-
-    def _run_online(self) -> None:
-        engine = self.engine
-        self._record_emergencies()
-        self._process_inbox()
-        port = self._port
-        if port is None:
-            return
-        now = self._clock()
-        deadline = engine.next_deadline()
-        timeout = self.settings.idle_read_timeout if deadline is None else max(0.0, min(deadline - now, self.settings.idle_read_timeout))
+        data = b""
         try:
-            data = self._read(port, timeout)
-        except OSError as exc:  # SerialException is an OSError: the port vanished
+            if writable:
+                self._flush_pending(channel)
+            if readable:
+                data = channel.read_available()
+        except OSError as exc:  # the port vanished
             self._lost(f"serial port lost: {exc}")
+            self._update_due(now)
             return
         self._record_emergencies()
+        self._process_inbox()
+        if self._channel is not channel:  # an intent closed or reopened the port
+            self._emit()
+            self._update_due(now)
+            return
+        engine = self.engine
         now = self._clock()
         events: list[Event] = []
         if data:
@@ -317,29 +328,43 @@ class SerialLink:
         events += engine.drain_events()
         if events:
             self._on_events(events)
+        self._update_due(now)
 
-    def _read(self, port: Port, timeout: float) -> bytes:
-        waiting = port.in_waiting
-        if waiting:
-            return port.read(waiting)
-        if self._wake.is_set():
-            self._wake.clear()
-            return b""
-        # The read timeout is fixed at open (changing pyserial's `timeout` reconfigures the tty
-        # with termios calls every time); new intents interrupt the read through cancel_read().
-        first = port.read(1)
-        if not first:
-            return b""
-        waiting = port.in_waiting
-        return first + port.read(waiting) if waiting else first
+    def service_failed(self, exc: BaseException) -> None:
+        """LoopClient: a bug in this printer's engine or callbacks: reset its link, not the loop."""
+        log.error("%s: serial link failed; closing the port and reconnecting", self.name, exc_info=exc)
+        if self._channel is not None:
+            self._lost(f"internal error: {exc}")
+        self._emit()
+        now = self._clock()
+        self._update_due(now)
+        self.due = max(self.due, now + self.settings.idle_read_timeout)  # never spin on a repeating failure
+
+    def _update_due(self, now: float) -> None:
+        if self._channel is None:
+            self.due = self._next_attempt if self._want_open and not self._opening and not self._stopping else _NEVER
+            return
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            self.due = now + IDLE_TICK
+        elif deadline <= now:  # due but held back (a poll behind G28): look again soon, never spin
+            self.due = now + self.settings.idle_read_timeout
+        else:
+            self.due = min(deadline, now + IDLE_TICK)
 
     def _write(self, data: bytes, bypass_halt: bool = False) -> bool:
+        """Loop thread: write now what the kernel takes, the rest when the fd is writable again."""
+        watch_write = False
         with self._write_lock:
-            port = self._port
-            if port is None or (self._halted and not bypass_halt):
+            channel = self._channel
+            if channel is None or (self._halted and not bypass_halt):
                 return False
             try:
-                port.write(data)
+                if self._pending:
+                    self._pending += data  # behind what is still waiting: order is kept
+                else:
+                    self._pending = self._write_some(channel, data)
+                    watch_write = bool(self._pending)
             except OSError as exc:
                 write_error: Optional[str] = f"serial write failed: {exc}"
             else:
@@ -347,47 +372,104 @@ class SerialLink:
         if write_error:
             self._lost(write_error)
             return False
+        if watch_write:
+            self._loop.watch(channel.fd, self, write=True)
         if traffic_log.isEnabledFor(logging.DEBUG):
             traffic_log.debug("%s >> %r", self.name, data)
         return True
 
+    def _flush_pending(self, channel: Channel) -> None:
+        """Loop thread, fd writable: write what an earlier EAGAIN left (raises OSError when lost)."""
+        with self._write_lock:
+            if self._pending:
+                self._pending = self._write_some(channel, self._pending)
+            done = not self._pending
+        if done:
+            self._loop.watch(channel.fd, self, write=False)
+
+    def _write_some(self, channel: Channel, data: bytes) -> bytes:
+        """Write lock held: one non-blocking write; returns the rest, notes a half-written line."""
+        rest = channel.write_now(data)
+        if len(rest) < len(data):
+            self._line_open = data[len(data) - len(rest) - 1] != 0x0A  # 0x0A: b"\n"
+        return rest
+
+    def _run_intent(self, intent: Intent, future: concurrent.futures.Future[Any]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(intent(self.engine, self._clock()))
+        except Exception as exc:  # handed to the caller through the future, never swallowed
+            future.set_exception(exc)
+
     def _process_inbox(self) -> None:
-        while True:
+        while not self._inbox.empty():
             try:
                 intent, future = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(intent(self.engine, self._clock()))
-            except Exception as exc:  # handed to the caller through the future, never swallowed
-                future.set_exception(exc)
-        # intents may have produced events (state changes, finished commands)
+            self._run_intent(intent, future)
 
+    # ------------------------------------------------------------------ open / close
     def _open(self, now: float) -> None:
+        """Open the port on a short-lived thread: opening (a DTR reset's 0.1 s, a network URL's
+        connect) must not hold up the other printers; the result comes back as an intent."""
         engine = self.engine
         if engine.allowed(Trigger.OPEN):
             engine.open_requested(now)
         reset, self._force_reset = self._force_reset or self.settings.reset_on_connect, False
-        try:
-            port = open_port(self._port_url, self._baudrate, reset)
-        except LinkFault as exc:
+        self._attempt += 1
+        attempt, url, baudrate = self._attempt, self._port_url, self._baudrate
+        self._opening = True
+
+        def open_in_background() -> None:
+            channel: Optional[Channel] = None
+            try:
+                port = open_port(url, baudrate, reset)
+                try:
+                    channel = channel_for(port, self.name)
+                except Exception:
+                    port.close()
+                    raise
+                error = ""
+            except LinkFault as exc:
+                error = str(exc)
+            except Exception as exc:  # any other failure to open is this printer's link fault
+                error = f"cannot open {url}: {exc}"
+            if self._stopping:
+                if channel is not None:
+                    channel.close()
+                return
+            self.call(lambda engine, now: self._opened(attempt, channel, error, now))
+
+        threading.Thread(target=open_in_background, name=f"serial-open-{self.name}", daemon=True).start()
+
+    def _opened(self, attempt: int, channel: Optional[Channel], error: str, now: float) -> None:
+        if attempt != self._attempt or not self._want_open or self._stopping:
+            if channel is not None:
+                channel.close()  # a newer connect/disconnect superseded this attempt
+            return
+        self._opening = False
+        engine = self.engine
+        if channel is None:
             # Say it once per distinct error (a missing /dev/ttyNOPE must not fail silently, nor
             # fill the journal on every retry).
-            if str(exc) != self.last_error:
-                log.warning("%s: %s (retrying with back-off up to %g s)", self.name, exc, self.settings.reconnect_max)
+            if error != self.last_error:
+                log.warning("%s: %s (retrying with back-off up to %g s)", self.name, error, self.settings.reconnect_max)
             else:
-                log.debug("%s: %s", self.name, exc)
-            self.last_error = str(exc)
-            engine.connection_closed(now, str(exc))
+                log.debug("%s: %s", self.name, error)
+            self.last_error = error
+            engine.connection_closed(now, error)
             self._emit()
             self._next_attempt = now + self._backoff
             self._backoff = min(self._backoff * 2, self.settings.reconnect_max)
             return
         with self._write_lock:
-            self._port = port
+            self._channel = channel
             self._halted = False
+            self._pending = b""
+            self._line_open = False
+        self._loop.watch(channel.fd, self)
         self._backoff = self.settings.reconnect_min
         self.last_error = ""
         log.info("%s: opened %s at %d baud", self.name, self._port_url, self._baudrate)
@@ -405,10 +487,12 @@ class SerialLink:
 
     def _close(self, now: float, error: str) -> None:
         with self._write_lock:
-            port, self._port = self._port, None
-        if port is not None:
+            channel, self._channel = self._channel, None
+            self._pending = b""
+        if channel is not None:
+            self._loop.unwatch(channel.fd)  # before closing: a closed fd's number is reused
             try:
-                port.close()
+                channel.close()
             except OSError as exc:
                 if exc.errno not in (errno.EIO, errno.ENODEV, errno.EBADF):
                     log.debug("%s: close failed: %s", self.name, exc)

@@ -9,6 +9,8 @@ heating, delayed ``ok`` lines) and sleeps on a condition variable in between.
 Differences from pyserial, on purpose:
 * ``read(size)`` waits up to ``timeout`` for the *first* byte, then returns what is available
   (up to `size`) instead of waiting for all `size` bytes.
+* Selectable: `fileno()` is the read end of a pipe that is readable while bytes wait for
+  `read()` (``signals_readiness``), so the runtime's one I/O loop selects it like a tty.
 * Test hooks: `unplug` (I/O then fails with ``OSError(EIO)`` and ``is_open`` stays True, like
   a vanished USB device), `replug`, `pulse_reset`, `hold_output`/`release_output` (keep the
   firmware's ``ok``s back from a given line on), and `model` for inspection. Hold `lock`
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import threading
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -43,6 +46,9 @@ class PortNotOpenError(OSError):
 class SimulatedPort:
     """pyserial-like port talking to a `MarlinSim` running in a background thread."""
 
+    #: `fileno()` is readable exactly while data waits (the runtime selects it instead of reading in a thread)
+    signals_readiness = True
+
     def __init__(
         self, config: SimConfig | None = None, *, timeout: float | None = None, name: str = PORT_NAME
     ) -> None:
@@ -62,6 +68,10 @@ class SimulatedPort:
         self._dtr = True
         self._rts = True
         self._cancel_read = False
+        self._ready_r, self._ready_w = os.pipe()  # one byte in it while _host_rx has data (or I/O fails)
+        os.set_blocking(self._ready_r, False)
+        os.set_blocking(self._ready_w, False)
+        self._ready_signalled = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -88,6 +98,7 @@ class SimulatedPort:
             self._unplug_errno = None
             self._open = True
             self._collect()
+            self._update_ready()
         self._thread = threading.Thread(target=self._run, name="mqttprint-sim-port", daemon=True)
         self._thread.start()
 
@@ -99,6 +110,19 @@ class SimulatedPort:
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+
+    def fileno(self) -> int:
+        """A descriptor that selects readable while bytes wait for `read()` or I/O would fail.
+        It lives as long as this object (a closed port's number is never reused under a selector)."""
+        return self._ready_r
+
+    def __del__(self) -> None:
+        for fd in (getattr(self, "_ready_r", -1), getattr(self, "_ready_w", -1)):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def __enter__(self) -> SimulatedPort:
         self.open()
@@ -134,6 +158,7 @@ class SimulatedPort:
                 self._check_io()
             chunk = bytes(self._host_rx[:size])
             del self._host_rx[:size]
+            self._update_ready()
             return chunk
 
     def readline(self, size: int = -1) -> bytes:
@@ -158,6 +183,7 @@ class SimulatedPort:
                 if end is not None:
                     chunk = bytes(self._host_rx[:end])
                     del self._host_rx[:end]
+                    self._update_ready()
                     return chunk
                 self.lock.wait(remaining)
                 self._check_io()
@@ -180,6 +206,7 @@ class SimulatedPort:
             self._check_io()
             self._collect()
             self._host_rx.clear()
+            self._update_ready()
 
     def reset_output_buffer(self) -> None:
         """No-op: nothing is ever pending on the output side."""
@@ -233,6 +260,7 @@ class SimulatedPort:
         with self.lock:
             self._unplug_errno = errno_code
             self._present = False
+            self._update_ready()  # a selector wakes up and finds the error on its read
             self.lock.notify_all()
 
     def replug(self) -> None:
@@ -269,6 +297,19 @@ class SimulatedPort:
         if not self._open:
             raise PortNotOpenError(errno.EBADF, "Attempting to use a port that is not open")
 
+    def _update_ready(self) -> None:
+        """Lock held: the readiness pipe holds one byte exactly while data waits or I/O fails."""
+        ready = bool(self._host_rx) or self._unplug_errno is not None
+        if ready and not self._ready_signalled:
+            os.write(self._ready_w, b"\0")
+            self._ready_signalled = True
+        elif not ready and self._ready_signalled:
+            try:
+                os.read(self._ready_r, 64)
+            except BlockingIOError:
+                pass
+            self._ready_signalled = False
+
     def _collect(self) -> None:
         """Move released firmware output into the host-side buffer (lock held)."""
         out = self.model.read_output()
@@ -277,6 +318,7 @@ class SimulatedPort:
             overflow = len(self._host_rx) - _HOST_BUFFER_LIMIT
             if overflow > 0:
                 del self._host_rx[len(self._host_rx) - overflow :]  # newest bytes are lost
+            self._update_ready()
             self.lock.notify_all()
 
     def _run(self) -> None:

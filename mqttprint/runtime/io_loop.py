@@ -1,0 +1,201 @@
+"""One I/O loop per process: a selector over every printer's port, the engines' deadlines as timeouts.
+
+Every `SerialLink` registers here instead of owning a thread (Klipper drives its I/O from one
+reactor the same way; the sans-I/O engine makes it possible). The loop thread waits in one
+`select()` for any port to become readable (or writable, when a write was cut short by EAGAIN),
+for the earliest deadline of any link, or for a wake-up (an intent or an emergency from another
+thread); then it services exactly the links that have something to do. One link's failure (an
+exception in its engine, a port error) is that link's: it is reset and reconnects, the others
+carry on.
+
+The loop needs nothing of a link but the `LoopClient` protocol below, so it knows no ports or
+engines. Thread count: one loop thread however many printers (ports without a usable file
+descriptor, such as `rfc2217://`, add a reader thread each: runtime/port_channels.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import threading
+import time
+from typing import Callable, Optional, Protocol
+
+log = logging.getLogger(__name__)
+
+#: Longest the loop sleeps with nothing due: how often it proves itself alive to the watchdog.
+MAX_SLEEP = 0.5
+_NEVER = float("inf")
+
+
+class LoopClient(Protocol):
+    """What the loop needs of a link. Every method runs on the loop thread."""
+
+    name: str
+    #: monotonic time at which the link wants `service()` even without I/O (inf: never)
+    due: float
+    #: set by other threads when the link has intents/emergencies to run (cleared by the loop)
+    woken: bool
+
+    def service(self, now: float, readable: bool, writable: bool) -> None: ...
+    def service_failed(self, exc: BaseException) -> None: ...
+
+
+class IoLoop:
+    """A selector-driven loop servicing many links from one thread."""
+
+    def __init__(self, name: str = "mqttprint-io", clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()  # guards _clients, _thread and (un)registration requests
+        self._clients: list[LoopClient] = []
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._wake_pending = False
+        self._thread: Optional[threading.Thread] = None
+        self.alive_at = clock()
+        self.iterations = 0
+
+    # ------------------------------------------------------------------ membership
+    def add(self, client: LoopClient) -> None:
+        """Service `client` from now on (starts the loop thread if it is not running)."""
+        with self._lock:
+            if client not in self._clients:
+                self._clients = self._clients + [client]
+            if self._thread is None or not self._thread.is_alive():
+                self.alive_at = self._clock()
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        self.wake()
+
+    def remove(self, client: LoopClient) -> None:
+        """Stop servicing `client` (its fds must already be unregistered). The thread ends with the last."""
+        with self._lock:
+            self._clients = [c for c in self._clients if c is not client]
+        self.wake()
+
+    def clients(self) -> list[LoopClient]:
+        return list(self._clients)
+
+    def on_loop_thread(self) -> bool:
+        """Whether the caller is the loop thread (an intent then runs inline instead of waiting on itself)."""
+        return threading.current_thread() is self._thread
+
+    def running(self, max_silence: float) -> bool:
+        """Whether the loop thread is alive and completed an iteration within `max_silence` s."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._clock() - self.alive_at < max_silence
+
+    @property
+    def thread(self) -> Optional[threading.Thread]:
+        return self._thread
+
+    # ------------------------------------------------------------------ file descriptors (loop thread)
+    def watch(self, fd: int, client: LoopClient, write: bool = False) -> None:
+        """Select `fd` for reading (and writing when `write`) on behalf of `client`."""
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
+        try:
+            self._selector.modify(fd, events, client)
+        except KeyError:
+            self._selector.register(fd, events, client)
+
+    def unwatch(self, fd: int) -> None:
+        """Stop selecting `fd` (before it is closed: a closed fd's number is reused)."""
+        try:
+            self._selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    # ------------------------------------------------------------------ wake-ups (any thread)
+    def wake(self) -> None:
+        """Make the loop look at woken links now (one byte in the wake pipe, at most one pending)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:  # the pipe is full: the loop is being woken anyway
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        # Cleared after reading: a wake() in between found it set and wrote nothing, but its link's
+        # `woken` flag was set before, and the links are scanned after this.
+        self._wake_pending = False
+
+    # ------------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._clients:
+                    self._thread = None  # add() starts a new thread
+                    return
+            try:
+                self._iterate()
+            except Exception:  # a bug in the loop itself must not stop every printer: log, go on
+                log.exception("I/O loop iteration failed")
+                time.sleep(0.01)
+
+    def _iterate(self) -> None:
+        clients = self._clients
+        now = self._clock()
+        self.alive_at = now
+        self.iterations += 1
+        due = _NEVER
+        for client in clients:
+            if client.woken:
+                due = now
+                break
+            if client.due < due:
+                due = client.due
+        timeout = min(max(0.0, due - now), MAX_SLEEP)
+        ready = self._selector.select(timeout)
+        now = self._clock()
+        flags: dict[LoopClient, list[bool]] = {}
+        for key, mask in ready:
+            client = key.data
+            if client is None:
+                self._drain_wake()
+                continue
+            entry = flags.get(client)
+            if entry is None:
+                flags[client] = entry = [False, False]
+            if mask & selectors.EVENT_READ:
+                entry[0] = True
+            if mask & selectors.EVENT_WRITE:
+                entry[1] = True
+        for client in self._clients:
+            entry = flags.get(client)
+            if entry is None:
+                if not client.woken and client.due > now:
+                    continue
+                entry = [False, False]
+            client.woken = False
+            try:
+                client.service(now, entry[0], entry[1])
+            except Exception as exc:  # this printer's failure, not the others'
+                try:
+                    client.service_failed(exc)
+                except Exception:
+                    log.exception("%s: recovering from a failure failed too", client.name)
+
+
+_shared: Optional[IoLoop] = None
+_shared_lock = threading.Lock()
+
+
+def shared_loop() -> IoLoop:
+    """The process's I/O loop (created on first use; its thread runs while any link is registered)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = IoLoop()
+        return _shared
