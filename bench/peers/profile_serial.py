@@ -1,10 +1,10 @@
-"""cProfile of mqttprint's serial thread(s) while streaming: where the CPU per line goes.
+"""cProfile of mqttprint's I/O loop thread while streaming: where the CPU per line goes.
 
 Builds N `PrinterService`s (as bench/peers/scale.py does) on responders at the given round trip,
-streams endless jobs for `--seconds`, with a `cProfile.Profile` enabled inside every serial thread
-(this process wraps `SerialLink._run`; mqttprint itself is not changed). Prints a Markdown
+streams endless jobs for `--seconds`, with a `cProfile.Profile` enabled inside the I/O loop thread
+that services every printer (this process wraps `IoLoop._run`; mqttprint itself is not changed). Prints a Markdown
 fragment: lines streamed, the profiled CPU per line, system calls per line, and the functions with
-the most own time (all serial threads merged), per line; then one line `JSON {...}` with the same
+the most own time, per line; then one line `JSON {...}` with the same
 figures for bench/run.py.
 Usage: python bench/peers/profile_serial.py [--printers 1] [--delay-ms 0] [--flow ping-pong] [--seconds 5]
 """
@@ -28,13 +28,13 @@ sys.path.insert(0, str(HERE))
 
 from fleet import fleet
 
-from mqttprint.runtime import serial_link
+from mqttprint.runtime import io_loop
 
 PROFILES: list[cProfile.Profile] = []
-_original_run = serial_link.SerialLink._run
+_original_run = io_loop.IoLoop._run
 
 
-def _profiled_run(self: serial_link.SerialLink) -> None:
+def _profiled_run(self: io_loop.IoLoop) -> None:
     # CPU time of this thread, not wall time: a system call's own time is then the CPU it costs,
     # not the time the thread slept in it or waited for the GIL afterwards.
     profile = cProfile.Profile(time.thread_time)
@@ -46,9 +46,10 @@ def _profiled_run(self: serial_link.SerialLink) -> None:
         profile.disable()
 
 
-serial_link.SerialLink._run = _profiled_run  # type: ignore[method-assign]
+io_loop.IoLoop._run = _profiled_run  # type: ignore[method-assign]
 
 SYSCALLS = {
+    "epoll": "<method 'poll' of 'select.epoll' objects>",
     "select": "<built-in method select.select>",
     "os.read": "<built-in method posix.read>",
     "os.write": "<built-in method posix.write>",
@@ -74,14 +75,14 @@ def label(func: tuple[str, int, str]) -> str:
 def layer(func: tuple[str, int, str]) -> str:
     filename, _, name = func
     if filename == "~":
-        if any(name.endswith(call[call.rindex(" ") + 1:]) for call in SYSCALLS.values()):
-            return "system calls (select, read, write, ioctl)"
+        if name in SYSCALLS.values():
+            return "system calls (epoll, read, write)"
         return "built-ins (len, max, monotonic, str/bytes methods, locks)"
     parts = Path(filename).parts
     if "mqttprint" in parts:
         sub = parts[len(parts) - 1 - parts[::-1].index("mqttprint") + 1]
         return {"protocol": "mqttprint.protocol (engine, framing, queue, parser)",
-                "runtime": "mqttprint.runtime (serial link loop, service callbacks)"}.get(sub, f"mqttprint.{sub}")
+                "runtime": "mqttprint.runtime (I/O loop, serial link, service callbacks)"}.get(sub, f"mqttprint.{sub}")
     if "serial" in parts:
         return "pyserial (Serial.read/write/in_waiting, Timeout)"
     if filename.endswith("enum.py"):
@@ -113,7 +114,7 @@ def main() -> int:
     by_name = {label(func): v for func, v in raw.items()}
     out = [f"Profiled: {args.printers} printer(s), {args.flow}, {args.delay_ms:g} ms round trip, {wall:.1f} s, "
            f"{lines:,} lines ({lines / wall:,.0f} lines/s under the profiler), process CPU {cpu / max(lines, 1) * 1e6:,.0f} µs/line "
-           f"(the profiler itself adds to it), serial threads' profiled CPU {total_tt / max(lines, 1) * 1e6:,.0f} µs/line.", ""]
+           f"(the profiler itself adds to it), the I/O loop's profiled CPU {total_tt / max(lines, 1) * 1e6:,.0f} µs/line.", ""]
     calls = []
     for name, key in SYSCALLS.items():
         v = by_name.get(key)
