@@ -47,7 +47,9 @@ SINGLE_IMPORTERS: Mapping[str, frozenset[str]] = {
 
 #: Modules that may start threads (or an event loop in one), and why. Nothing else may.
 THREAD_OWNERS: Mapping[str, str] = {
-    "runtime/serial_link.py": "one serial thread per printer: owns the port and the engine",
+    "runtime/io_loop.py": "the one I/O loop thread: a selector over every printer's port, services every engine",
+    "runtime/serial_link.py": "a short-lived thread per port open (a DTR reset or a network connect never stalls the loop)",
+    "runtime/port_channels.py": "a reader thread per port without a usable fd (rfc2217://, socket://, ...)",
     "mqtt/bridge.py": "MQTT command workers, so a slow command never blocks paho's network thread",
     "mqtt/publisher.py": "the coalescing publisher: rate-limited retained state off the serial thread",
     "rest/server.py": "the WSGI server (waitress) and its worker threads",
