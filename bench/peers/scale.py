@@ -1,14 +1,14 @@
 """Scale: N simulated printers streaming at once in ONE mqttprint process.
 
-Each printer is a `PrinterService` (its own serial thread and protocol engine, as the daemon
-builds them) on its own pseudo-terminal. Responders: by default one `bench/responder.py` process
+Each printer is a `PrinterService` (its protocol engine, serviced by the process's one I/O loop,
+as the daemon builds them) on its own pseudo-terminal. Responders: by default one `bench/responder.py` process
 per printer; `--shared-responder` serves all N ptys from one process (bench/peers/multi_responder.py),
 for when N responder processes would compete with the host for the 2 cores.
 
 Every printer streams an endless job of unique `G1` lines; after `--warmup` s the lines sent by
 every printer and the process CPU are sampled, and again `--seconds` later: sustained lines/s per
 printer (min / median / max), aggregate lines/s, host CPU µs/line, the share of the machine the
-host and the responders used, and the host's RSS. Prints one JSON object. One fresh process per N.
+host and the responders used, the host's RSS and its thread count while streaming. Prints one JSON object. One fresh process per N.
 Usage: python bench/peers/scale.py --printers 32 [--delay-ms 0] [--flow ping-pong|window] [--shared-responder]
 """
 
@@ -19,6 +19,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def main() -> int:
         time.sleep(args.seconds)
         t1, c1, n1, r1, m1, k1 = sample()
         rss = rss_mb("self", "VmRSS")
+        threads = threading.active_count()
     wall = t1 - t0
     rates = [(b - a) / wall for a, b in zip(n0, n1)]
     total = sum(b - a for a, b in zip(n0, n1))
@@ -78,6 +80,7 @@ def main() -> int:
         "host_cpu_cores": round((c1 - c0) / wall, 2), "responder_cpu_cores": round((r1 - r0) / wall, 2),
         "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(m1[1] - m0[1], 1), 1), "cores": cores,
         "idle_rss_mb": round(idle_rss, 1), "rss_mb": round(rss, 1), "peak_rss_mb": round(rss_mb("self", "VmHWM"), 1),
+        "threads": threads,
     }))
     return 0
 

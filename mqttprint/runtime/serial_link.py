@@ -130,9 +130,7 @@ class SerialLink:
         self._halted = False  # set by an M112 fast-path write: nothing queued may follow it
         self._fast_emergencies: collections.deque[tuple[str, Optional[Callable[[int], None]], concurrent.futures.Future[Any]]] = collections.deque()
         self.last_error = ""
-        #: LoopClient: when the loop should service this link without I/O, and "has intents"
-        self.due = 0.0
-        self.woken = False
+        self.due, self.woken, self.serviced = 0.0, False, 0  # LoopClient bookkeeping (io_loop.py)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
