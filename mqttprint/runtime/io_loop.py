@@ -174,26 +174,30 @@ class IoLoop:
                     self._drain_wake()
                 continue
             client.serviced = stamp
-            self._service(client, now, bool(mask & _READABLE), bool(mask & _WRITE))
+            client.woken = False
+            try:
+                client.service(now, bool(mask & _READABLE), bool(mask & _WRITE))
+            except Exception as exc:  # this printer's failure, not the others'
+                self._failed(client, exc)
         next_due = _NEVER
         for client in self._clients:
             if client.serviced != stamp and (client.woken or client.due <= now):
                 client.serviced = stamp
-                self._service(client, now, False, False)
+                client.woken = False
+                try:
+                    client.service(now, False, False)
+                except Exception as exc:
+                    self._failed(client, exc)
             if client.due < next_due:
                 next_due = client.due
         self._next_due = next_due
 
     @staticmethod
-    def _service(client: LoopClient, now: float, readable: bool, writable: bool) -> None:
-        client.woken = False
+    def _failed(client: LoopClient, exc: Exception) -> None:
         try:
-            client.service(now, readable, writable)
-        except Exception as exc:  # this printer's failure, not the others'
-            try:
-                client.service_failed(exc)
-            except Exception:
-                log.exception("%s: recovering from a failure failed too", client.name)
+            client.service_failed(exc)
+        except Exception:
+            log.exception("%s: recovering from a failure failed too", client.name)
 
 
 _shared: Optional[IoLoop] = None

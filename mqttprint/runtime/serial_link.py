@@ -306,14 +306,15 @@ class SerialLink:
             self._lost(f"serial port lost: {exc}")
             self._update_due(now)
             return
-        self._record_emergencies()
-        self._process_inbox()
-        if self._channel is not channel:  # an intent closed or reopened the port
-            self._emit()
-            self._update_due(now)
-            return
+        if self._fast_emergencies:
+            self._record_emergencies()
+        if not self._inbox.empty():
+            self._process_inbox()
+            if self._channel is not channel:  # an intent closed or reopened the port
+                self._emit()
+                self._update_due(now)
+                return
         engine = self.engine
-        now = self._clock()
         events: list[Event] = []
         if data:
             if traffic_log.isEnabledFor(logging.DEBUG):
@@ -361,8 +362,11 @@ class SerialLink:
                 if self._pending:
                     self._pending += data  # behind what is still waiting: order is kept
                 else:
-                    self._pending = self._write_some(channel, data)
-                    watch_write = bool(self._pending)
+                    rest = channel.write_now(data)
+                    if rest:  # EAGAIN or a short write: the rest when the fd is writable
+                        self._line_open = len(rest) < len(data) and data[len(data) - len(rest) - 1] != 0x0A
+                        self._pending = rest
+                        watch_write = True
             except OSError as exc:
                 write_error: Optional[str] = f"serial write failed: {exc}"
             else:
@@ -379,18 +383,14 @@ class SerialLink:
     def _flush_pending(self, channel: Channel) -> None:
         """Loop thread, fd writable: write what an earlier EAGAIN left (raises OSError when lost)."""
         with self._write_lock:
-            if self._pending:
-                self._pending = self._write_some(channel, self._pending)
+            data = self._pending
+            if data:
+                rest = self._pending = channel.write_now(data)
+                if len(rest) < len(data):
+                    self._line_open = data[len(data) - len(rest) - 1] != 0x0A  # 0x0A: b"\n"
             done = not self._pending
         if done:
             self._loop.watch(channel.fd, self, write=False)
-
-    def _write_some(self, channel: Channel, data: bytes) -> bytes:
-        """Write lock held: one non-blocking write; returns the rest, notes a half-written line."""
-        rest = channel.write_now(data)
-        if len(rest) < len(data):
-            self._line_open = data[len(data) - len(rest) - 1] != 0x0A  # 0x0A: b"\n"
-        return rest
 
     def _run_intent(self, intent: Intent, future: concurrent.futures.Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -153,5 +154,35 @@ def test_emergency_finishes_a_half_written_line_and_m112_drops_what_was_not_writ
         assert os.read(read_end, 100) == b"G1 Y2*7\nM112\n"
         assert link._pending == b"" and link._halted
     finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_write_the_kernel_cuts_short_goes_out_whole_and_in_order_once_writable() -> None:
+    """A non-blocking write that meets a full buffer (EAGAIN) keeps the rest and the loop writes
+    it when the fd is writable again: nothing lost, nothing reordered, no other printer waits."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    while True:  # fill the pipe: the next write gets EAGAIN
+        try:
+            filled += os.write(write_end, b"f" * 4096)
+        except BlockingIOError:
+            break
+    loop = IoLoop("test-io-eagain")
+    link = SerialLink("t", LinkSettings(port="unused", autoconnect=False), EngineParams(), lambda events: None, loop=loop)
+    link._channel = FdChannel(port=SimpleNamespace(close=lambda: None), fd=write_end)
+    link.start()
+    lines = b"".join(b"N%d G1 X%d*1\n" % (i, i) for i in range(500))
+    try:
+        assert link.call(lambda engine, now: link._write(lines)).result(10)
+        assert link._pending  # the kernel took none of it yet
+        received = bytearray()
+        while len(received) < filled + len(lines):
+            received += os.read(read_end, 65536)  # the loop writes more as the pipe drains
+        assert bytes(received[filled:]) == lines
+        wait_for(lambda: link._pending == b"", what="the pending bytes written")
+    finally:
+        link.stop()
         os.close(read_end)
         os.close(write_end)
