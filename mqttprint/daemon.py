@@ -128,7 +128,7 @@ class Gateway:
             self.cameras.start()
 
     def healthy(self, max_silence: float = 10.0) -> bool:
-        """Whether every serial thread is looping and the MQTT client's loop is alive
+        """Whether every printer is registered with a live I/O loop and the MQTT client's loop is alive
         (the systemd watchdog is pinged only while this holds)."""
         for printer in self.printers.values():
             if not printer.link.running(max_silence):

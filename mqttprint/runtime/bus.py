@@ -1,6 +1,7 @@
-"""A typed event bus: the serial threads publish, transports subscribe.
+"""A typed event bus: the printers' links publish, transports subscribe.
 
-Callbacks run on the publisher's thread (a printer's serial thread), so they must not block:
+Callbacks run on the publisher's thread (the one I/O loop that services every printer, or an
+emergency's caller), so they must not block — a blocking callback would stall every printer:
 transports copy what they need and hand it to their own thread. A failing subscriber is logged
 and never disturbs the publisher or the other subscribers.
 """

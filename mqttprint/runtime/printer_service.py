@@ -1,6 +1,6 @@
 """One printer as the transports see it: submit commands, emergency, connect, snapshots, events.
 
-Wraps a `SerialLink`. Everything that touches the engine runs on the serial thread (as intents);
+Wraps a `SerialLink`. Everything that touches the engine runs on the I/O loop thread (as intents);
 callers get `CommandHandle`s that complete with the firmware's reply lines.
 """
 
