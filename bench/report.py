@@ -142,7 +142,7 @@ mqttprint's streaming rate in these runs: {r.memory['mq_small']['lines_per_s']:,
 
 ## 5. Scale: N printers in one mqttprint process
 
-`bench/peers/scale.py`: N `PrinterService`s (N serial threads, as the daemon builds them) in ONE
+`bench/peers/scale.py`: N `PrinterService`s (all serviced by the one I/O loop thread, as the daemon builds them) in ONE
 process, each on its own pty at 0 ms, one fresh process per run. The ptys are served either by N
 responder processes (`bench/responder.py`, one per printer) or, for 32 printers, also by ONE
 responder process serving all 32 ptys from one poll() loop (`bench/peers/multi_responder.py`),
@@ -150,17 +150,17 @@ to check that 32 responder processes on 2 cores are not what limits the host. Ev
 streams an endless job; after a warm-up the lines each printer sends in {s.scale_seconds:g} s are counted:
 aggregate lines/s, the slowest and the median printer, host CPU per line (user+system) and the
 share of it spent in the kernel, the host's and the responders' CPU in cores, the whole machine's
-busy share, and the host's RSS.
+busy share, the host's RSS and its thread count while streaming.
 
-| printers | flow | responders | aggregate lines/s | slowest printer lines/s | median printer lines/s | host CPU µs/line | host cores | host kernel share | responder cores | machine busy | host RSS MB |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| printers | flow | responders | aggregate lines/s | slowest printer lines/s | median printer lines/s | host CPU µs/line | host cores | host kernel share | responder cores | machine busy | host RSS MB | host threads |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 """ + "\n".join(scale_rows(r)) + f"""
 
 {scale_notes(r)}
 
-## Profiles (cProfile of the serial threads)
+## Profiles (cProfile of the I/O loop thread)
 
-`bench/peers/profile_serial.py` wraps `SerialLink._run` in this process only (mqttprint is not
+`bench/peers/profile_serial.py` wraps `IoLoop._run` (the one thread that services every printer) in this process only (mqttprint is not
 changed) with a `cProfile.Profile` timed by the thread's CPU clock, so a system call's own time
 is the CPU it costs, not time spent blocked in it or waiting for the GIL afterwards. The profiler
 multiplies the cost of every Python call, so the absolute µs are inflated (compare the unprofiled

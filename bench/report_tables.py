@@ -150,7 +150,7 @@ def scale_rows(r: Results) -> list[str]:
         rows.append(f"| {n} | {flow} | {resp} | {fmt(g('aggregate_lines_per_s'))} | {fmt(g('per_printer_min'))} "
                     f"| {fmt(g('per_printer_median'))} | {fmt(g('host_cpu_us_per_line'))} | {fmt(g('host_cpu_cores'), 2)} "
                     f"| {fmt(g('host_kernel_share_pct'))}% | {fmt(g('responder_cpu_cores'), 2)} | {fmt(g('machine_busy_pct'))}% "
-                    f"| {fmt(g('rss_mb'), 1)} |")
+                    f"| {fmt(g('rss_mb'), 1)} | {fmt([x.get('threads', float('nan')) for x in results])} |")
     return rows
 
 
@@ -171,13 +171,15 @@ def scale_notes(r: Results) -> str:
     return (
         f"What limits it: the host process never used more than {max_cores:.2f} of the 2 cores, however many "
         f"printers streamed, while the machine stayed at most {max_busy:.0f}% busy: one CPython process runs Python "
-        f"code on one core at a time (the GIL), and each line costs the serial thread a fixed amount of Python "
-        f"(profile 2: the protocol engine, pyserial's read/write wrappers, the link loop). N printers divide that "
-        f"core. The CPU per line also grows with N (ping-pong: {sc(1, 'ping-pong', False, 'host_cpu_us_per_line'):,.0f} "
-        f"µs/line for 1 printer, {sc(32, 'ping-pong', False, 'host_cpu_us_per_line'):,.0f} for 32 — user "
-        f"{u1:,.0f} -> {u32:,.0f}, kernel {k1:,.0f} -> {k32:,.0f}; window: "
-        f"{sc(1, 'window', False, 'host_cpu_us_per_line'):,.0f} -> {sc(32, 'window', False, 'host_cpu_us_per_line'):,.0f}): "
-        f"more threads waking, sleeping and handing the GIL to each other. The window mode needs fewer system "
+        f"code on one core at a time (the GIL), and each line costs the I/O loop a fixed amount of Python "
+        f"(profile 2: mostly the protocol engine). N printers divide that core. One loop thread services every "
+        f"printer (host threads stay at {sc(1, 'ping-pong', False, 'threads'):.0f} from 1 to 32 printers), so the "
+        f"CPU per line no longer grows with threads waking and handing the GIL to each other (ping-pong: "
+        f"{sc(1, 'ping-pong', False, 'host_cpu_us_per_line'):,.0f} µs/line for 1 printer, "
+        f"{sc(32, 'ping-pong', False, 'host_cpu_us_per_line'):,.0f} for 32 — user {u1:,.0f} -> {u32:,.0f}, kernel "
+        f"{k1:,.0f} -> {k32:,.0f}; window: {sc(1, 'window', False, 'host_cpu_us_per_line'):,.0f} -> "
+        f"{sc(32, 'window', False, 'host_cpu_us_per_line'):,.0f}); with many printers one wake-up often finds "
+        f"several ports ready. The window mode needs fewer system "
         f"calls per line (several lines per write, several `ok`s per read: profile 2), so at 32 printers it "
         f"streams {w_sep / max(sc(32, 'ping-pong', False, 'aggregate_lines_per_s'), 1):.1f}x the aggregate of "
         f"ping-pong. One responder process instead of 32: window aggregate {w_shared:,.0f} instead of {w_sep:,.0f} "

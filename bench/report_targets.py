@@ -64,6 +64,16 @@ def targets(r: Results, em: Emergency, mem: Memory) -> list[str]:
             target(f"32 printers in one process, 0 ms, {flow}, {layout}: slowest printer", ">= 300 lines/s each",
                    f"{got:,.0f} lines/s", got >= 300,
                    f"{300 - got:,.0f} lines/s short ({300 / got:.2f}x); see profile 2 and the scale notes")
+    for flow in ("ping-pong", "window"):
+        one, many = r.sc(1, flow, False, "host_cpu_us_per_line"), r.sc(32, flow, False, "host_cpu_us_per_line")
+        target(f"CPU per line, 32 printers vs 1, {flow} (one I/O loop)", "<= 1.25x", f"{ratio(many, one)} ({one:,.0f} -> {many:,.0f} µs/line)",
+               many <= 1.25 * one, f"needs <= {1.25 * one:,.0f} µs/line at 32, has {many:,.0f}")
+        slowest, median = r.sc(32, flow, False, "per_printer_min"), r.sc(32, flow, False, "per_printer_median")
+        target(f"32 printers, {flow}: slowest printer vs the median", ">= 0.8x", f"{ratio(slowest, median)} ({slowest:,.0f} / {median:,.0f} lines/s)",
+               slowest >= 0.8 * median, f"slowest {slowest:,.0f}, needs {0.8 * median:,.0f}")
+    threads = {n: r.sc(n, "ping-pong", False, "threads") for n in (1, 8, 32)}
+    target("host threads, 1 / 8 / 32 printers", "flat", " / ".join(f"{t:.0f}" for t in threads.values()),
+           threads[32] <= threads[1], "grows with the number of printers")
     ok = w2_rate >= 3.5 * op2_rate
     target("window vs OctoPrint at 2 ms", ">= 3.5x (about 1,000 lines/s)", f"{ratio(w2_rate, op2_rate)} ({w2_rate:,.0f} lines/s)",
            ok, f"needs {3.5 * op2_rate:,.0f} lines/s ({3.5 * op2_rate / w2_rate:.2f}x short)")
@@ -94,7 +104,7 @@ def gaps(r: Results, em: Emergency) -> str:
             f"per line here ({floor_rate:,.0f} lines/s, {floor_cpu:,.0f} µs CPU/line); mqttprint takes {rt_pp:,.0f} µs "
             f"({pp0_rate:,.0f} lines/s, {pp0_cpu:,.0f} µs CPU/line). 3x OctoPrint ({3 * op0_rate:,.0f} lines/s) needs "
             + (f"<= {rt_need:,.0f} µs per line: {rt_pp - rt_need:,.0f} µs less, {100 * (rt_pp - rt_need) / (rt_pp - rt_floor):.0f}% "
-               f"of the {rt_pp - rt_floor:,.0f} µs the serial thread adds over the floor; "
+               f"of the {rt_pp - rt_floor:,.0f} µs the I/O loop and engine add over the floor; "
                if rt_need > rt_floor else
                f"<= {rt_need:,.0f} µs per line — less than even the bare floor in this run ({floor_rate / op0_rate:.1f}x "
                f"OctoPrint): no ping-pong host could meet it here; ")
@@ -102,9 +112,8 @@ def gaps(r: Results, em: Emergency) -> str:
             f"<= {op0_cpu / 3:,.0f} µs/line ({max(0.0, pp0_cpu - op0_cpu / 3):,.0f} µs/line to cut). Where it goes "
             f"(profile 1): about {m.get('python_calls_per_line', float('nan')):.0f} Python-level calls and "
             f"{sys_text(m) if m else '—'} system calls per line against the floor's one write and one read; by layer "
-            f"{layer_text(m) if m else '—'}. pyserial's `read()`/`write()`/`in_waiting` wrap every system call in "
-            f"Timeout bookkeeping ({fn_calls(m, 'time_left'):.1f} `Timeout.time_left` calls per line) and the link reads "
-            f"`in_waiting` (an ioctl) then `read(n)` (a select and a read) per wake-up; the engine's per-line path "
+            f"{layer_text(m) if m else '—'}. The I/O loop reads and writes the pty's fd itself (no pyserial "
+            f"calls per line: one epoll, one read, one write); the engine's per-line path "
             f"hashes Enum members ({fn_calls(m, 'enum.py'):.1f} `Enum.__hash__` calls per line, a Python-level function "
             f"in 3.11). No single function dominates: the cost is the number of Python steps per line. "
             f"For scale: shared/reference/measured-peers.md has OctoPrint at 1,041 lines/s and the floor at 3,224 on "
@@ -121,7 +130,7 @@ def gaps(r: Results, em: Emergency) -> str:
             f"under load {med(direct_stats[0]):.2f} / {med(direct_stats[1]):.2f} ms. So of the p50, about "
             f"{med(fs[0]):.2f} ms is the broker hop and paho's network threads, leaving {max(0.0, p50 - med(fs[0])):.2f} ms "
             f"for mqttprint's bridge (payload parsing on paho's thread, then the write) and the wait for the GIL while "
-            f"the serial thread streams; the p99 is the same hop's tail plus GIL hand-offs (CPython switches threads "
+            f"the I/O loop streams; the p99 is the same hop's tail plus GIL hand-offs (CPython switches threads "
             f"every 5 ms by default), measured here on a noisy 2-core VM with the publishing client in the daemon's "
             f"process.")
     missed_scale = [(flow, shared) for shared in (False, True) for flow in ("ping-pong", "window")
@@ -139,15 +148,15 @@ def gaps(r: Results, em: Emergency) -> str:
             f"{r.sc(32, best[0], best[1], 'per_printer_min'):,.0f} (median {r.sc(32, best[0], best[1], 'per_printer_median'):,.0f}, "
             f"fastest {r.sc(32, best[0], best[1], 'per_printer_max'):,.0f}). The host process gets {cores:.2f} cores (the GIL), "
             f"so 9,600 lines/s needs <= {cores * 1e6 / 9600:,.0f} µs of CPU per line; it spends {cpu_best:,.0f}"
-            + (f" — enough in aggregate, but the 32 serial threads do not share the core evenly, so the slowest "
+            + (f" — enough in aggregate, but the printers do not share the core evenly, so the slowest "
                f"printer falls short; with {'32 responder processes' if best[1] else 'one responder process'} instead "
                f"the host spends {r.sc(32, best[0], not best[1], 'host_cpu_us_per_line'):,.0f} µs/line and the aggregate "
                f"is {r.sc(32, best[0], not best[1], 'aggregate_lines_per_s'):,.0f}. "
                if r.sc(32, best[0], best[1], "aggregate_lines_per_s") >= 9600 else ". ")
-            + f"Profile 2 (32 serial threads, window): {m.get('python_calls_per_line', float('nan')):.0f} Python-level "
+            + f"Profile 2 (32 printers on the one I/O loop, window): {m.get('python_calls_per_line', float('nan')):.0f} Python-level "
             f"calls and {sys_text(m) if m else '—'} system calls per line; by layer {layer_text(m) if m else '—'}. "
             f"Ping-pong at 32 printers is {r.scale_min('ping-pong', False):,.0f}-{r.scale_min('ping-pong', True):,.0f} lines/s "
-            f"per printer: one write, one select and one read per line for every printer, in one process.")
+            f"per printer: one write and one read per line for every printer, in one process.")
     if w2_rate < 3.5 * op2_rate:
         framed = [len(encode_numbered(i + 1, line)) for i, line in enumerate(job_lines(lines))]
         avg = statistics.mean(framed)

@@ -166,8 +166,9 @@ class SerialLink:
         self._loop.remove(self)
 
     def running(self, max_silence: float) -> bool:
-        """Whether this link is serviced by a live I/O loop that iterated within `max_silence` s."""
-        return self._registered and self._loop.running(max_silence)
+        """Whether a live I/O loop services this link: it iterated within `max_silence` s and this
+        link has not been due for longer than that without being serviced (per printer health)."""
+        return self._registered and self._loop.running(max_silence) and self.due > self._clock() - max_silence
 
     @property
     def port(self) -> Optional[Port]:
