@@ -8,6 +8,7 @@ counts, never on the host's speed.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,9 +19,9 @@ from mqttprint.protocol.events import JobEnded, JobOutcome
 from mqttprint.protocol.params import EngineParams
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.io_loop import IoLoop, shared_loop
-from mqttprint.runtime.port_channels import FdChannel
+from mqttprint.runtime.port_channels import FdChannel, PortChannel, ThreadedChannel
 from mqttprint.runtime.printer_service import PrinterService
-from mqttprint.runtime.serial_link import LinkSettings, SerialLink
+from mqttprint.runtime.serial_link import LinkSettings, SerialLink, channel_for, open_port
 from mqttprint.sim.config import SimConfig
 from mqttprint.sim.pty_link import PtySimulator
 from tests.helpers import ListJob, Recorder, moves, wait_for
@@ -186,3 +187,29 @@ def test_a_write_the_kernel_cuts_short_goes_out_whole_and_in_order_once_writable
         link.stop()
         os.close(read_end)
         os.close(write_end)
+
+
+def test_each_kind_of_port_gets_its_channel(tmp_path: Path) -> None:
+    """A local pty is read through its fd, sim:// through its readiness pipe, a URL port without
+    an fd (pyserial's loop://) through a reader thread that signals a pipe."""
+    link = tmp_path / "printer"
+    with PtySimulator(SimConfig(), link=str(link)):
+        pty = channel_for(open_port(str(link), 115200, False), "pty")
+        assert isinstance(pty, FdChannel)
+        pty.close()
+    sim = channel_for(open_port("sim://marlin", 115200, False), "sim")
+    assert isinstance(sim, PortChannel)
+    sim.close()
+    echo = channel_for(open_port("loop://", 115200, False), "loop")
+    assert isinstance(echo, ThreadedChannel)
+    try:
+        assert echo.write_now(b"N1 M105*1\n") == b""
+        poller = select.poll()
+        poller.register(echo.fd, select.POLLIN)
+        received = b""
+        while received != b"N1 M105*1\n":
+            assert poller.poll(15_000), "the reader thread never signalled"
+            received += echo.read_available()
+    finally:
+        echo.close()
+    assert not [t for t in threading.enumerate() if t.name == "serial-read-loop"]
