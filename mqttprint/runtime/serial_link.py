@@ -40,9 +40,7 @@ __all__ = ["LinkSettings", "Port", "SerialLink", "channel_for", "open_port"]
 Intent = Callable[[Engine, float], Any]
 Channel = Union[FdChannel, PortChannel, ThreadedChannel]
 _NEVER = float("inf")
-#: Longest an open link goes without a tick when no engine deadline is due (belt and braces).
-IDLE_TICK = 0.5
-
+IDLE_TICK = 0.5  #: longest an open link goes without a tick when no engine deadline is due
 READ_TIMEOUT = 0.02  #: pyserial's read timeout (ports read through pyserial: rfc2217://, socket://)
 
 
@@ -117,16 +115,13 @@ class SerialLink:
         self._channel: Optional[Channel] = None
         self._pending = b""  # bytes the kernel did not take yet (EAGAIN); write lock
         self._line_open = False  # the last byte written was not "\n": a line is half on the wire
-        self._port_url = settings.port
-        self._baudrate = settings.baudrate
+        self._port_url, self._baudrate = settings.port, settings.baudrate
         self._want_open = settings.autoconnect
         self._force_reset = False
         self._next_attempt = 0.0
         self._backoff = settings.reconnect_min
         self._attempt = 0  # numbers open attempts: a result that arrives after a newer request is dropped
-        self._opening = False
-        self._stopping = False
-        self._registered = False
+        self._opening = self._stopping = self._registered = False
         self._halted = False  # set by an M112 fast-path write: nothing queued may follow it
         self._fast_emergencies: collections.deque[tuple[str, Optional[Callable[[int], None]], concurrent.futures.Future[Any]]] = collections.deque()
         self.last_error = ""
@@ -135,8 +130,7 @@ class SerialLink:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Join the process's I/O loop (the port opens from there)."""
-        self._registered = True
-        self.woken = True
+        self._registered = self.woken = True
         self._loop.add(self)
 
     def stop(self, timeout: float = 3.0) -> None:
