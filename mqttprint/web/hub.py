@@ -22,7 +22,6 @@ and an SSE response keeps its thread for as long as the page is open. So:
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import threading
 import time

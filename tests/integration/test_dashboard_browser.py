@@ -2,8 +2,8 @@
 mosquitto, waitress on a free port): live temperatures on the overview, emergency stop of one
 printer by keyboard while the other keeps printing, upload/start/pause/resume/cancel from the
 printer page, M114 in the terminal, a read key without controls, a wrong key refused, the page
-reconnecting by itself after a gateway restart, no console errors, no horizontal scrolling at
-390 px and 1440 px."""
+reconnecting by itself after a gateway restart, another gateway's printer listed and stopped through
+the fleet endpoints, no console errors, no horizontal scrolling at 390 px and 1440 px."""
 
 from __future__ import annotations
 
@@ -191,3 +191,34 @@ def test_page_reconnects_by_itself_after_a_gateway_restart(chromium: Any, broker
     finally:
         context.close()
         gateway.stop()
+
+
+def test_overview_shows_other_gateways_printers_and_stops_them(chromium: Any, broker: Any, tmp_path: Any) -> None:
+    """Gateway B's printer appears under "Other gateways" on gateway A's page (GET /api/fleet), and
+    its emergency stop goes through A's fleet endpoint over the broker to B's printer."""
+    gateway_a, api_a = start_gateway(broker, tmp_path / "a", "dash_fleet",
+                                     [{"id": "p1", "name": "Printer 1", "port": "sim://marlin"}], gateway={"id": "gwa"})
+    gateway_b, api_b = start_gateway(broker, tmp_path / "b", "dash_fleet",
+                                     [{"id": "p9", "name": "Printer 9", "port": "sim://nine"}], gateway={"id": "gwb"})
+    context = chromium.new_context(viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    log = ConsoleLog()
+    page = log.watch(context.new_page())
+    try:
+        api_a.wait_operational("p1")
+        api_b.wait_operational("p9")
+        login(page, api_a.base, USER_KEY)
+        remote = page.get_by_role("article", name="Printer 9 (gateway gwb)")
+        remote.get_by_text("gateway gwb · available", exact=False).wait_for()
+        remote.get_by_role("button", name="Emergency stop Printer 9").click()
+        model = api_b.model("p9")
+        wait_for(lambda: model.emergency_seen == ["M112"], timeout=10, what="M112 at gateway B's printer")
+        remote_status = page.get_by_role("status").filter(has_text="M112 sent")
+        remote_status.wait_for()
+        assert api_a.model("p1").emergency_seen == []  # the local printer was not touched
+        assert no_horizontal_scroll(page)
+        assert log.errors == [], log.errors
+    finally:
+        context.close()
+        gateway_a.stop()
+        gateway_b.stop()

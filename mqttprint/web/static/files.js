@@ -2,6 +2,7 @@
 // print and delete.
 
 import { api, imageUrl } from "./api.js";
+import { resolveUrl } from "./status.js";
 import { fmtBytes, fmtDuration, h, setText } from "./ui.js";
 
 function filamentText(analysis) {
@@ -88,9 +89,8 @@ export class FileList {
     const filament = filamentText(analysis);
     if (filament) facts.push(filament);
     const thumb = h("img", { class: "thumb", alt: `Thumbnail of ${file.display || file.name}`, hidden: true });
-    const thumbnail = file.thumbnail || (file.thumbnails && file.thumbnails[0]);
-    if (thumbnail) {
-      imageUrl(typeof thumbnail === "string" ? thumbnail : thumbnail.url).then((url) => {
+    if (typeof file.thumbnail === "string") {
+      imageUrl(resolveUrl(this.page.id, file.thumbnail)).then((url) => {
         if (url) { thumb.src = url; thumb.hidden = false; }
       }).catch(() => {});
     }

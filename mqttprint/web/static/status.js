@@ -6,13 +6,14 @@ import { TempChart, fmtClock, fmtDuration, fmtPosition, fmtTemp, h, setText, sta
 
 /** The job lines a card and the printer page share: file, progress bar, layer, times, thumbnail. */
 export class JobSummary {
-  constructor(name) {
+  constructor(printerId, name) {
+    this.printerId = printerId;
     this.file = h("span", { class: "job-file" });
     this.bar = h("progress", { max: "100", value: "0", "aria-label": `Job progress ${name}` });
     this.percent = h("span", { class: "job-percent" });
     this.details = h("span", { class: "job-details" });
     this.thumb = h("img", { class: "thumb", alt: `Thumbnail of the job on ${name}`, hidden: true });
-    this.thumbPath = null;
+    this.jobFile = null;
     this.el = h("div", { class: "job" }, this.thumb,
       h("div", { class: "job-text" }, h("div", {}, this.file), h("div", { class: "job-bar" }, this.bar, this.percent), this.details));
   }
@@ -34,25 +35,42 @@ export class JobSummary {
     if (typeof progress.printTimeLeft === "number") {
       const origin = progress.printTimeLeftOrigin ? ` (${progress.printTimeLeftOrigin})` : "";
       parts.push(`Left ${fmtDuration(progress.printTimeLeft)}${origin}`);
+    } else if (typeof job.estimatedPrintTime === "number") {
+      parts.push(`Estimate ${fmtDuration(job.estimatedPrintTime)}`);
     }
     if (progress.eta) parts.push(`ETA ${fmtClock(progress.eta)}`);
     setText(this.details, parts.join(" · "));
-    this.showThumbnail(file ? (job.file.thumbnail || job.thumbnail || null) : null);
+    if (job.file && job.file.name !== this.jobFile) {
+      this.jobFile = job.file.name || null;
+      this.showThumbnail(job.file);
+    }
   }
 
-  async showThumbnail(path) {
-    if (path === this.thumbPath) return;
-    this.thumbPath = path;
-    if (!path) {
-      this.thumb.hidden = true;
-      return;
+  /** The job file's thumbnail: from the job document when it names one, else from the file's entry. */
+  async showThumbnail(file) {
+    const name = file.name;
+    this.thumb.hidden = true;
+    if (!name) return;
+    let path = file.thumbnail || null;
+    if (!path && file.origin === "local") {
+      // The list (not the file's own URL): a file deleted since its print would be a 404.
+      const list = await optional(`${printerBase(this.printerId)}/files/local`).catch(() => null);
+      const entry = list && (list.files || []).find((f) => f.name === name);
+      path = entry && entry.thumbnail;
     }
-    const url = await imageUrl(path).catch(() => null);
-    if (url && this.thumbPath === path) {
+    const url = path ? await imageUrl(resolveUrl(this.printerId, path)).catch(() => null) : null;
+    if (url && this.jobFile === name) {
       this.thumb.src = url;
       this.thumb.hidden = false;
     }
   }
+}
+
+/** A URL the API gave relative to a printer's root (OctoPrint style, e.g. a thumbnail's
+ * `plugin/prusaslicerthumbnails/thumbnail/x.png`), made absolute for fetch(). */
+export function resolveUrl(printerId, url) {
+  if (/^(\/|https?:)/.test(url)) return url;
+  return `/printer/${encodeURIComponent(printerId)}/${url}`;
 }
 
 export class PrinterStatus {
@@ -65,7 +83,7 @@ export class PrinterStatus {
     this.position = h("span", { class: "position" });
     this.error = h("p", { class: "error-text" });
     this.chart = new TempChart(`Temperature chart ${name}`);
-    this.job = new JobSummary(name);
+    this.job = new JobSummary(frame.id, name);
     this.facts = h("dl", { class: "facts" },
       h("dt", {}, "Hotend"), h("dd", {}, this.tool),
       h("dt", {}, "Bed"), h("dd", {}, this.bed),
