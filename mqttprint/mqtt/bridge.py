@@ -110,7 +110,7 @@ class MqttBridge:
                             functools.partial(self._on_printer_connect, pid),
                             functools.partial(self._on_printer_disconnect, pid), self._on_message)
             for pid in printers}
-        self.publisher = Publisher(config, self.client, printers, on_tick=self._expire_replies,
+        self.publisher = Publisher(config, self.client, printers, on_tick=self._tick,
                                    system_listing=self._system_listing, printer_clients=self.printer_clients)
         # Printers connect only once the fleet knows which ids another gateway already serves.
         self.fleet = Fleet(config, self.client, registry, on_settled=self._connect_printers,
@@ -408,6 +408,11 @@ class MqttBridge:
                 return
             pending.sent = True
         self._finish(pending, timed_out=False)
+
+    def _tick(self, now: float) -> None:
+        """Publisher tick (monotonic `now`): the fleet's sync timeout, then reply timeouts."""
+        self.fleet.tick(now)
+        self._expire_replies(now)
 
     def _expire_replies(self, now: float) -> None:
         """Publisher tick: answer requests whose commands did not finish within REPLY_TIMEOUT."""

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 #: Longest a fleet command waits for its reply unless the caller asks for less/more.
 DEFAULT_TIMEOUT = 30.0
+#: When the sync probe does not come back (an ACL that denies `<base>/gateway/<id>/sync`), the
+#: gateway settles with what it has seen after this many seconds rather than never connecting
+#: its printers.
+SYNC_TIMEOUT = 5.0
 
 
 class Fleet:
@@ -67,6 +71,7 @@ class Fleet:
         self._on_yield = on_yield
         self._on_reclaim = on_reclaim
         self._probe = ""
+        self._probe_sent: Optional[float] = None
         self._online = False
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
@@ -100,10 +105,22 @@ class Fleet:
         self.client.subscribe(filters, commands=False)
         self.client.subscribe([topics.gateway_reply(self.base, self.id)], commands=True)
         self._probe = uuid.uuid4().hex
+        self._probe_sent = time.monotonic()
         self.client.publish(topics.gateway_sync(self.base, self.id), self._probe.encode(), qos=1)
+
+    def tick(self, now: float) -> None:
+        """Called about every 0.25 s (publisher thread, monotonic `now`): settle without the probe
+        when it does not come back in time."""
+        if self.settled or self._probe_sent is None or now - self._probe_sent < SYNC_TIMEOUT:
+            return
+        log.warning("the sync probe on %s did not come back within %g s (does the broker's ACL allow this "
+                    "gateway to write and read %s/gateway/%s/#?); deciding printer-id clashes with what was "
+                    "received so far", topics.gateway_sync(self.base, self.id), SYNC_TIMEOUT, self.base, self.id)
+        self._synced()
 
     def on_disconnect(self) -> None:
         self._online = False
+        self._probe_sent = None
 
     def publish_offline(self, timeout: float = 2.0) -> None:
         """Clean stop: retained `offline` (the descriptor stays: it still names our printers)."""
@@ -136,18 +153,18 @@ class Fleet:
         return True
 
     def _synced(self) -> None:
-        if not self.settled:
-            with self._lock:
-                refused = self.view.refused_at_start(self.names)
-                self.conflicts.update(refused)
-            for pid, other in refused.items():
-                log.error("printer id %r is already served by gateway %r on this broker: this gateway (%r) refuses "
-                          "it (no MQTT for it here). Give one of the two printers another id.", pid, other, self.id)
+        """Retained state is in (or the probe timed out): decide clashes once, then announce."""
+        with self._lock:
+            first, self._probe_sent = not self.settled, None
+            refused = self.view.refused_at_start(self.names) if first else {}
+            self.conflicts.update(refused)
             self.settled = True
-            self._publish_presence()
+        for pid, other in refused.items():
+            log.error("printer id %r is already served by gateway %r on this broker: this gateway (%r) refuses "
+                      "it (no MQTT for it here). Give one of the two printers another id.", pid, other, self.id)
+        self._publish_presence()
+        if first:
             self._on_settled(self.held())
-        else:
-            self._publish_presence()
 
     def _check_claims(self, other: str) -> None:
         with self._lock:
