@@ -80,6 +80,8 @@ def fuzz(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     watcher = Watcher(broker, [f"{base}-replies/#"])
     try:
         api.wait_operational()
+        # The printer's own MQTT connection opens after the gateway's (fleet sync): wait for it.
+        wait_for(lambda: gateway.mqtt is not None and gateway.mqtt.connected(), what="MQTT connections up")
         yield api, watcher, base, errors
     finally:
         logging.getLogger("mqttprint").removeHandler(errors)
