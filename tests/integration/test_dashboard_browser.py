@@ -126,10 +126,10 @@ def test_overview_is_live_and_emergency_stop_hits_only_its_printer(page: Any, da
     first.get_by_text("Error", exact=True).wait_for()
 
     # The other printer kept printing.
-    p2_model = dash.model("p2")
-    count = len(p2_model.executed)
-    wait_for(lambda: len(p2_model.executed) > count + 3, what="printer 2 still printing")
-    assert dash.state("p2") == "Printing" and p2_model.emergency_seen == []
+    p2_engine = dash.printer("p2").link.engine
+    count = p2_engine.lines_written
+    wait_for(lambda: p2_engine.lines_written > count + 3, what="printer 2 still printing")
+    assert dash.state("p2") == "Printing" and dash.model("p2").emergency_seen == []
     assert dash.post("/printer/p2/api/job", {"command": "cancel"}).status_code == 204
     dash.wait_state("Operational", "p2")
 
