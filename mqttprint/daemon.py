@@ -20,6 +20,7 @@ from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.serial_link import LinkSettings
 from mqttprint.runtime.file_store import FileStore
 from mqttprint.runtime.job_actions import JobsService, register_job_actions
+from mqttprint.runtime.prompts import PromptsService, register_prompt_actions
 from mqttprint.runtime.storage import state_dir
 from mqttprint.runtime.system_commands import SystemCommands, register_system_actions
 
@@ -79,6 +80,8 @@ class Gateway:
         store = FileStore(self.state_dir / "uploads", config.rest.max_upload_mb * 1024 * 1024)
         self.jobs = JobsService(config, store, self.printers, self.bus)
         register_job_actions(self.registry, self.jobs)
+        self.prompts = PromptsService(self.printers, self.bus)
+        register_prompt_actions(self.registry, self.prompts)
         self.mqtt: Optional[MqttBridge] = None
         self.embedded_broker: Optional[Stoppable] = None  # mqtt.host: auto and no broker answered
         self.rest: Optional[RestServer] = None

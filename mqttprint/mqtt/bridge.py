@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from mqttprint.config import Config
-from mqttprint.mqtt import admission, discovery, payloads, topics
+from mqttprint.mqtt import admission, discovery, payloads, prompt_answer, topics
 from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
 from mqttprint.mqtt.dedup import RecentIds
 from mqttprint.mqtt.fleet import Fleet
@@ -260,7 +260,8 @@ class MqttBridge:
         inbound = topics.parse_inbound(self.base, message.topic, self.topics)
         if inbound is None:
             return
-        urgent = inbound.kind == topics.EMERGENCY or (
+        # A prompt answer (M876) never waits behind another request of this printer.
+        urgent = inbound.kind in (topics.EMERGENCY, topics.PROMPT_ANSWER) or (
             inbound.kind == topics.COMMAND and gcode.EMERGENCY_IN_PAYLOAD.search(message.payload[:65536]) is not None)
         if inbound.kind == topics.EMERGENCY:
             # The emergency fast path: validated and written right here on paho's network thread
@@ -310,7 +311,10 @@ class MqttBridge:
             return
         try:
             text = payloads.decode_text(message.payload, self.config.mqtt.max_payload)
-            request = payloads.parse_request(inbound.kind, text, inbound.source, inbound.action)
+            if inbound.kind == topics.PROMPT_ANSWER:
+                request = prompt_answer.parse(text)
+            else:
+                request = payloads.parse_request(inbound.kind, text, inbound.source, inbound.action)
         except PayloadError as exc:
             rid = exc.request_id
             fallback = Route(self.topics[pid].reply, printer_id=pid) if rid is not None else None

@@ -30,12 +30,12 @@ MIN_BAUDRATE, MAX_BAUDRATE = 300, 4_000_000
 
 COMMON_KEYS = ("id", "ts", "reply")
 CONNECTION_VERBS = ("connect", "disconnect")
-JOB_VERBS = ("start", "pause", "resume", "cancel", "restart")
+JOB_VERBS = ("start", "pause", "resume", "cancel", "restart", "file")
 #: What `B/emergency` accepts besides the codes themselves; all mean M112. Never the empty
 #: payload: `mosquitto_pub -r -n` (clearing a retained message) sends one, and must not halt a printer.
 #: Job verbs and the keys each one's JSON form may carry besides `command` and COMMON_KEYS.
 JOB_KEYS: dict[str, tuple[str, ...]] = {"start": ("file",), "pause": ("action",), "resume": (), "cancel": (),
-                                        "restart": ()}
+                                        "restart": (), "file": ("file",)}
 #: Why an empty payload is refused on every request topic.
 EMPTY_PAYLOAD = ("empty payload: nothing done (an empty message is how a retained message is cleared; "
                  "actions need an explicit payload such as PRESS, a command or JSON)")
@@ -365,10 +365,14 @@ def status_payload(state: str, flags: Mapping[str, bool], error: str, port: Opti
 
 
 def progress_payload(file: Optional[str], completion: Optional[float], filepos: Optional[int], size: Optional[int],
-                     print_time: Optional[int], print_time_left: Optional[int], state: str, ts: float) -> dict[str, Any]:
-    """`B/progress`: OctoPrint's progress names (completion 0-100, times in seconds)."""
-    return {"file": file, "completion": completion, "filepos": filepos, "size": size, "printTime": print_time,
+                     print_time: Optional[int], print_time_left: Optional[int], state: str, ts: float,
+                     **facts: Any) -> dict[str, Any]:
+    """`B/progress`: OctoPrint's progress names (completion 0-100, times in seconds), plus the file
+    facts (`layer`, `layers`, `z`, `eta`, `estimate`, `printTimeLeftOrigin`, `filament`, `m73`)."""
+    body = {"file": file, "completion": completion, "filepos": filepos, "size": size, "printTime": print_time,
             "printTimeLeft": print_time_left, "state": state, "ts": ts}
+    body.update(facts)
+    return body
 
 
 def position_payload(x: float, y: float, z: float, e: Optional[float], extra: Mapping[str, float],

@@ -18,23 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from mqttprint.config import Config
-from mqttprint.mqtt import discovery, payloads, topics
+from mqttprint.mqtt import discovery, payloads, print_facts, topics
 from mqttprint.mqtt.client import MqttClient
 from mqttprint.protocol.events import (
-    EmergencySent,
-    FirmwareErrorReported,
-    FirmwareIdentified,
-    FirmwareReset,
-    HostActionReceived,
-    JobEnded,
-    JobPaused,
-    JobResumed,
-    JobStarted,
-    LineReceived,
-    LineSent,
-    PositionUpdate,
-    StateChanged,
-    TemperatureUpdate,
+    EmergencySent, FirmwareErrorReported, FirmwareIdentified, FirmwareReset, HostActionReceived, JobEnded, JobPaused,
+    JobResumed, JobStarted, LineReceived, LineSent, PositionUpdate, StateChanged, TemperatureUpdate,
 )
 from mqttprint.protocol.states import PrinterState, octoprint_flags
 from mqttprint.runtime.bus import BusMessage
@@ -47,7 +35,7 @@ log = logging.getLogger(__name__)
 #: Bus event types the publisher turns into MQTT messages (traffic only when the terminal is on).
 EVENT_TYPES: tuple[type, ...] = (StateChanged, TemperatureUpdate, PositionUpdate, FirmwareIdentified, EmergencySent,
                                  FirmwareErrorReported, FirmwareReset, HostActionReceived, JobStarted, JobPaused,
-                                 JobResumed, JobEnded, JobProgress, SystemCommandFinished)
+                                 JobResumed, JobEnded, JobProgress, SystemCommandFinished) + print_facts.EVENT_TYPES
 TRAFFIC_TYPES: tuple[type, ...] = (LineSent, LineReceived)
 #: Events kept while the publisher is behind; beyond this the oldest non-state events go.
 MAX_PENDING_EVENTS = 10_000
@@ -109,6 +97,7 @@ class Publisher:
         self._on_tick = on_tick
         self._system_listing = system_listing
         self._progress: dict[str, tuple[JobProgress, float]] = {}
+        self._facts = print_facts.RetainedFacts()
         self._dropped = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -164,6 +153,8 @@ class Publisher:
                 # Kept per printer (latest wins) and published like telemetry.
                 self._progress[message.printer_id] = (event, message.wall_time)  # type: ignore[assignment]
                 self._dirty.add((message.printer_id, "progress"))
+            elif kind in print_facts.STATE_TYPES:
+                self._dirty.add(self._facts.record(message))  # type: ignore[arg-type]
             elif kind is LineSent or kind is LineReceived:
                 buffer = self._terminal.get(message.printer_id)
                 if buffer is not None:
@@ -309,7 +300,7 @@ class Publisher:
             snap = service.snapshot()
             self._publish_status(pid, snap.state, snap.error, snap.updated or time.time())
             self._publish_firmware(pid)
-            for kind in ("temperature", "position", "progress"):
+            for kind in ("temperature", "position", "progress") + print_facts.KINDS:
                 self._publish_telemetry(pid, kind)
             # No listing (system commands over MQTT disabled): clear an earlier retained one.
             client.publish(t.system_list, listing, qos=1, retain=True)
@@ -407,6 +398,8 @@ class Publisher:
             # System commands act on the host: with no (known) printer, every printer reports it.
             for target in ([pid] if pid in self.topics else list(self.topics)):
                 self._event(target, "SystemCommandFinished", ts, **data)
+        elif kind is print_facts.PromptNotice:
+            self._event(pid, event.name, ts, **event.data)  # type: ignore[union-attr]
         elif kind is JobEnded:
             outcome = event.outcome.value  # type: ignore[union-attr]
             self._event(pid, _JOB_END_EVENTS.get(outcome, "PrintFailed"), ts, name=event.name,  # type: ignore[union-attr]
@@ -454,9 +447,9 @@ class Publisher:
                 latest = self._progress.get(pid)
             if latest is not None:
                 progress, ts = latest
-                body = payloads.progress_payload(progress.file, progress.completion, progress.filepos, progress.size,
-                                                 progress.print_time, progress.print_time_left, progress.state, ts)
-                client.publish(t.progress, payloads.encode(body), qos=1, retain=True)
+                client.publish(t.progress, payloads.encode(print_facts.progress_body(progress, ts)), qos=1, retain=True)
+        elif kind in print_facts.KINDS:
+            self._facts.publish(client, t, pid, kind)
 
     def _flush_terminal(self, now: float, connected: set[str]) -> float:
         interval = max(self.config.mqtt.telemetry_interval, 0.1)

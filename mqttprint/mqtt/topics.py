@@ -14,8 +14,9 @@ EMERGENCY = "emergency"
 CONNECTION = "connection"
 JOB = "job"
 SYSTEM = "system"
+PROMPT_ANSWER = "prompt/answer"
 
-INBOUND_KINDS = (COMMAND, EMERGENCY, CONNECTION, JOB, SYSTEM)
+INBOUND_KINDS = (COMMAND, EMERGENCY, CONNECTION, JOB, SYSTEM, PROMPT_ANSWER)
 
 
 def gateway_availability(base: str, gateway_id: str) -> str:
@@ -162,6 +163,11 @@ class PrinterTopics:
     def job(self) -> str:
         return f"{self.root}/job"
 
+    @property
+    def prompt_answer(self) -> str:
+        """`B/prompt/answer`: a button index answers the open prompt."""
+        return f"{self.root}/prompt/answer"
+
     def system_action(self, source: str, action: str) -> str:
         """`B/system/<source>/<action>`: execute one configured system command."""
         return f"{self.root}/system/{source}/{action}"
@@ -172,7 +178,7 @@ class PrinterTopics:
         `B/system/#` also matches `B/system` itself, which is our own retained outbound list:
         `parse_inbound` ignores it so the gateway never treats its own publication as a request.
         """
-        return [self.command, self.emergency, self.connection, self.job, f"{self.root}/system/#"]
+        return [self.command, self.emergency, self.connection, self.job, f"{self.root}/system/#", self.prompt_answer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,9 @@ def parse_inbound(base: str, topic: str, printer_ids: Iterable[str]) -> Optional
     printer_id, kind, rest = parts[0], parts[1], parts[2:]
     if kind in (COMMAND, EMERGENCY, CONNECTION, JOB):
         return None if rest else Inbound(printer_id, kind)
+    if kind == "prompt":
+        # B/prompt itself is our own retained state, never a request.
+        return Inbound(printer_id, PROMPT_ANSWER) if rest == ["answer"] else None
     if kind == SYSTEM:
         if not rest:
             return None  # B/system: our own retained list of commands, not a request

@@ -8,7 +8,7 @@ one line at a time, so memory stays flat for a 100 MB file. Comments and blank l
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 
 from mqttprint.protocol.gcode import MAX_COMMAND_LENGTH, strip_comment
 
@@ -19,8 +19,11 @@ _BAD_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f-\xff]")
 class GcodeFileSource:
     """A `JobSource` over a G-code byte stream."""
 
-    def __init__(self, name: str, stream: BinaryIO, size: int) -> None:
+    def __init__(self, name: str, stream: BinaryIO, size: int,
+                 observer: Optional[Callable[[bytes], None]] = None) -> None:
+        """`observer` sees every raw line read (comments too: layer markers live there)."""
         self.name = name
+        self._observer = observer
         self.size = size
         self._stream = stream
         #: byte offset just past the last line handed out (OctoPrint's `filepos`)
@@ -38,6 +41,8 @@ class GcodeFileSource:
                 self.finished = True
                 return None
             self.position += len(raw)
+            if self._observer is not None:
+                self._observer(raw)
             # Fast path on bytes (this runs once per line of a print): cut the comment, strip,
             # and only fall back to the careful text path for escapes or odd bytes.
             if b"\\" in raw:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from mqttprint.protocol.errors import InvalidCommand
 from mqttprint.protocol.job_rules import JobRequest
+from mqttprint.rest.api_thumbnails import PLUGIN, thumbnail_path
 from mqttprint.rest.routing import NO_CONTENT, Call, Reply, Route, Upload, require_allowed, require_permission
 from mqttprint.rest.validation import ApiError, is_true, json_command
 from mqttprint.runtime.file_store import EXTENSIONS, sanitize_name
@@ -42,8 +43,15 @@ def refs(call: Call, name: str) -> dict[str, str]:
 
 
 def with_refs(call: Call, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A file entry as OctoPrint lists it (plus mqttprint's `lines`: the G-code line count)."""
-    return {**entry, "refs": refs(call, str(entry["name"]))}
+    """A file entry as OctoPrint lists it (plus mqttprint's `lines`: the G-code line count), with
+    `gcodeAnalysis` and, when the file has one, the PrusaSlicer-thumbnails plugin's `thumbnail`."""
+    out = {**entry, "refs": refs(call, str(entry["name"]))}
+    path = thumbnail_path(entry)
+    if path is not None:
+        out["thumbnail"] = f"{path}?{entry.get('date', 0)}"
+        out["thumbnail_src"] = PLUGIN
+        out["refs"]["thumbnail"] = f"{call.url_root}{path}"
+    return out
 
 
 def canonical(name: str) -> str:

@@ -17,7 +17,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mqttprint.rest import (
-    api_appkeys, api_control, api_files, api_fleet, api_job, api_printer, api_server, api_system, api_webcam,
+    api_appkeys, api_control, api_files, api_fleet, api_job, api_printer, api_prompt, api_server, api_system,
+    api_thumbnails, api_webcam,
 )
 from mqttprint.rest.auth import extract_key
 from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, SCOPE_ROOT, Call, Reply, Route, Services, Upload
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 #: Every route table the app serves.
 ROUTE_TABLES: tuple[tuple[Route, ...], ...] = (
     api_printer.ROUTES, api_control.ROUTES, api_server.ROUTES, api_appkeys.ROUTES, api_system.ROUTES,
-    api_job.ROUTES, api_files.ROUTES, api_webcam.ROUTES, web_routes.ROUTES, api_fleet.ROUTES,
+    api_job.ROUTES, api_files.ROUTES, api_webcam.ROUTES, web_routes.ROUTES, api_fleet.ROUTES, api_prompt.ROUTES,
+    api_thumbnails.ROUTES,
 )
 
 #: Room for the multipart framing and form fields around an upload of the configured maximum

@@ -1,8 +1,8 @@
 """Job and file actions in the command registry (shared by REST `/api/job`, `/api/files` and MQTT `B/job`).
 
-Actions: job.status, job.start {file?}, job.restart, job.pause {action}, job.resume, job.cancel,
+Actions: job.status, job.file {file?}, job.start {file?}, job.restart, job.pause {action}, job.resume, job.cancel,
 files.list, files.get {name}, files.upload {name, stream, select, print}, files.select {name, print},
-files.unselect, files.delete {name}.
+files.unselect, files.delete {name}, files.thumbnail {name, index}.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 from typing import Any, Optional
 
 from mqttprint.config import Config
+from mqttprint.gcodefile.model import from_dict
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.job_rules import JobRequest, refusal
 from mqttprint.protocol.states import is_job_active
@@ -20,6 +21,7 @@ from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_bool, arg_str
 from mqttprint.runtime.file_store import FileStore, StoredFile, sanitize_name
 from mqttprint.runtime.jobs import PrinterJobs
+from mqttprint.runtime.print_facts import gcode_analysis
 from mqttprint.runtime.printer_service import PrinterService
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,27 @@ def _jobs(service: JobsService, context: Context, request: Request) -> PrinterJo
 
 def file_entry(stored: StoredFile) -> dict[str, Any]:
     """The transport-neutral description of a stored file (REST adds refs)."""
-    return {"name": stored.name, "path": stored.name, "display": stored.name, "origin": "local", "type": "machinecode",
-            "typePath": ["machinecode", "gcode"], "size": stored.size, "date": stored.date, "lines": stored.lines}
+    entry = {"name": stored.name, "path": stored.name, "display": stored.name, "origin": "local", "type": "machinecode",
+             "typePath": ["machinecode", "gcode"], "size": stored.size, "date": stored.date, "lines": stored.lines}
+    metadata = from_dict(stored.analysis) if stored.analysis else None
+    if metadata is not None and (metadata.slicer or metadata.estimated_time is not None or metadata.filament):
+        # Like OctoPrint, files nothing is known about carry no gcodeAnalysis at all.
+        entry["gcodeAnalysis"] = gcode_analysis(metadata)
+    if metadata is not None and metadata.thumbnails:
+        entry["thumbnails"] = [{"width": t.width, "height": t.height, "format": t.format} for t in metadata.thumbnails]
+    return entry
 
 
 def job_status(service: JobsService, context: Context, request: Request) -> ActionResult:
     return ActionResult(data=_jobs(service, context, request).job_info())
+
+
+def job_file(service: JobsService, context: Context, request: Request) -> ActionResult:
+    """{"file"?} -> a stored file's entry with its slicer metadata (default: the selected file)."""
+    name = arg_str(request.args, "file") or _jobs(service, context, request).selected
+    if name is None:
+        raise InvalidCommand("no file selected: name one with 'file'")
+    return ActionResult(data=file_entry(service.store.get(name)))
 
 
 def job_start(service: JobsService, context: Context, request: Request) -> ActionResult:
@@ -129,6 +146,16 @@ def files_upload(service: JobsService, context: Context, request: Request) -> Ac
     return ActionResult(data={"file": file_entry(stored), "effectiveSelect": effective_select, "effectivePrint": effective_print})
 
 
+def files_thumbnail(service: JobsService, context: Context, request: Request) -> ActionResult:
+    """{"name", "index"} -> {"format", "width", "height", "data": bytes} or None (no such thumbnail)."""
+    name = arg_str(request.args, "name", required=True) or ""
+    index = request.args.get("index", 0)
+    thumb = service.store.thumbnail(name, index if isinstance(index, int) else 0)
+    if thumb is None:
+        return ActionResult(data=None)
+    return ActionResult(data={"format": thumb.format, "width": thumb.width, "height": thumb.height, "data": thumb.data})
+
+
 def files_select(service: JobsService, context: Context, request: Request) -> ActionResult:
     name = arg_str(request.args, "name", required=True) or ""
     _jobs(service, context, request).select(name, start=arg_bool(request.args, "print"))
@@ -156,6 +183,7 @@ def register_job_actions(registry: CommandRegistry, service: JobsService) -> Non
     """Register the job and file actions, bound to `service` (the handlers get it passed in)."""
     for name, handler, description in (
         ("job.status", job_status, "OctoPrint's job document"),
+        ("job.file", job_file, "A stored file's entry with its slicer metadata (default: the selected one)"),
         ("job.start", job_start, "Start the selected (or given) file"),
         ("job.restart", job_restart, "Restart the paused job from the beginning"),
         ("job.pause", job_pause, "Pause, resume or toggle the job"),
@@ -167,6 +195,7 @@ def register_job_actions(registry: CommandRegistry, service: JobsService) -> Non
         ("files.select", files_select, "Select a stored file, optionally print it"),
         ("files.unselect", files_unselect, "Unselect the current file"),
         ("files.delete", files_delete, "Delete a stored file"),
+        ("files.thumbnail", files_thumbnail, "A stored file's embedded thumbnail (0 = largest, 1 = smallest)"),
     ):
         registry.register(name, functools.partial(handler, service), description)
 

@@ -8,6 +8,7 @@ OctoPrint's job/progress shapes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,12 +19,14 @@ from mqttprint.config import PrinterConfig
 from mqttprint.printer.job import GcodeFileSource, time_left
 from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
-from mqttprint.protocol.events import HostActionReceived, JobEnded, JobPaused, JobResumed, JobStarted
+from mqttprint.protocol.events import HostActionReceived, JobEnded, JobPaused, JobResumed, JobStarted, StateChanged
 from mqttprint.protocol.job_rules import JobRequest, host_action_trigger, pause_trigger, require
-from mqttprint.protocol.states import Trigger, is_job_active
+from mqttprint.protocol.states import PrinterState, Trigger, is_job_active
 from mqttprint.runtime.bus import BusMessage, EventBus
 from mqttprint.runtime.file_store import FileStore, resolve_name
+from mqttprint.runtime.print_facts import JobFacts, filament_document, stored_metadata
 from mqttprint.runtime.printer_service import PrinterService
+from mqttprint.runtime.prompts import FilamentChangeSent
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,23 @@ class JobProgress:
     print_time: Optional[int]
     print_time_left: Optional[int]
     state: str
+    # File facts (None when unknown): see gcodefile.live and docs/mqtt.md `B/progress`.
+    layer: Optional[int] = None
+    layers: Optional[int] = None
+    z: Optional[float] = None
+    eta: Optional[float] = None  # unix time the print should end
+    estimate: Optional[float] = None  # the slicer's total estimate, seconds
+    print_time_left_origin: Optional[str] = None
+    filament: Optional[dict[str, Optional[float]]] = None  # {"used": mm, "total": mm}
+    m73_percent: Optional[float] = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedFileChanged:
+    """Bus event: a printer's selected file changed (`thumbnail`: its largest PNG, b"" when none)."""
+
+    file: Optional[str]
+    thumbnail: bytes
 
 
 class PrinterJobs:
@@ -52,7 +72,9 @@ class PrinterJobs:
         self._bus = bus
         self._clock = clock
         self._lock = threading.Lock()
-        self.selected: Optional[str] = None
+        self._selected: Optional[str] = None
+        self._facts: Optional[JobFacts] = None  # the latest job's file facts (with `_source`)
+        self._facts_of: dict[int, JobFacts] = {}  # opened sources (by id) -> their facts, until they begin
         self._source: Optional[GcodeFileSource] = None  # the latest job (progress is reported from it)
         self._running: Optional[GcodeFileSource] = None  # serial thread only: the job the engine streams
         self._restart_with: Optional[GcodeFileSource] = None  # serial thread only: begins when the job ends
@@ -60,7 +82,25 @@ class PrinterJobs:
         self._paused_at: Optional[float] = None
         self._paused_total = 0.0
         self._ended_at: Optional[float] = None
-        bus.subscribe(self._on_event, (JobStarted, JobPaused, JobResumed, JobEnded, HostActionReceived))
+        bus.subscribe(self._on_event, (JobStarted, JobPaused, JobResumed, JobEnded, HostActionReceived, StateChanged))
+
+    @property
+    def selected(self) -> Optional[str]:
+        return self._selected
+
+    @selected.setter
+    def selected(self, name: Optional[str]) -> None:
+        changed = name != self._selected
+        self._selected = name
+        if changed:
+            thumb = None
+            if name is not None:
+                try:
+                    thumb = self.store.thumbnail(name)
+                except Exception:  # a missing thumbnail file is no reason to fail a selection
+                    thumb = None
+            data = thumb.data if thumb is not None and thumb.format == "png" else b""
+            self._bus.publish(BusMessage(self.printer.printer_id, SelectedFileChanged(name, data), time.time()))
 
     # ------------------------------------------------------------------ commands
     def select(self, name: str, start: bool = False) -> None:
@@ -89,7 +129,7 @@ class PrinterJobs:
         try:
             self.printer.call(self._begin(source))
         except Exception:
-            source.close()
+            self._discard(source)
             raise
 
     def restart(self) -> None:
@@ -108,15 +148,25 @@ class PrinterJobs:
         try:
             self.printer.call(cancel_then_begin)
         except Exception:
-            source.close()
+            self._discard(source)
             raise
 
     def _open_selected(self) -> GcodeFileSource:
         if self.selected is None:
             raise InvalidCommand("no file selected: select or upload a file first")
         path = self.store.path_of(self.selected)
+        pid = self.printer.printer_id
+        facts = JobFacts(stored_metadata(self.store, self.selected),
+                         lambda: self._bus.publish(BusMessage(pid, FilamentChangeSent(), time.time())))
         stream = open(path, "rb")  # closed by the serial thread when this job ends (JobEnded)
-        return GcodeFileSource(self.selected, stream, path.stat().st_size)
+        source = GcodeFileSource(self.selected, stream, path.stat().st_size, observer=facts.observe)
+        self._facts_of[id(source)] = facts
+        return source
+
+    def _discard(self, source: GcodeFileSource) -> None:
+        """A source that never began: close its file, forget its facts."""
+        self._facts_of.pop(id(source), None)
+        source.close()
 
     def _begin(self, source: GcodeFileSource) -> Callable[[Engine, float], None]:
         """The serial-thread intent that starts streaming `source` and starts the job's clock."""
@@ -125,7 +175,7 @@ class PrinterJobs:
             engine.start_job(source, now)
             self._running = source
             with self._lock:
-                self._source = source
+                self._source, self._facts = source, self._facts_of.pop(id(source), None)
                 self._started_at, self._paused_at, self._paused_total, self._ended_at = self._clock(), None, 0.0, None
 
         return begin
@@ -160,11 +210,26 @@ class PrinterJobs:
                 return JobProgress(self.selected, None, None, None, None, None, snapshot.state_text)
             print_time = self._print_time()
             completion = source.completion
-            left = time_left(print_time, completion) if is_job_active(snapshot.state) else None
+            facts, live = self._facts, None
+            origin: Optional[str] = None
+            if facts is not None:
+                live = facts.live(print_time)
+                left, origin = facts.time_left(print_time, completion / 100.0, live)
+            else:
+                left = time_left(print_time, completion)
+                origin = None if left is None else "linear"
+            if not is_job_active(snapshot.state):
+                left, origin = None, None
             if self._ended_at is not None and source.finished:
-                left = 0
-            return JobProgress(source.name, round(completion, 2), source.position, source.size, int(print_time),
-                               None if left is None else int(left), snapshot.state_text)
+                left, origin = 0, origin or "linear"
+            progress = JobProgress(source.name, round(completion, 2), source.position, source.size, int(print_time),
+                                   None if left is None else int(left), snapshot.state_text)
+            if live is None:
+                return progress
+            return dataclasses.replace(
+                progress, layer=live.layer, layers=live.layers, z=live.z, estimate=live.estimate,
+                eta=None if left is None else round(time.time() + left), print_time_left_origin=origin,
+                filament={"used": live.filament_used, "total": live.filament_total}, m73_percent=live.m73_percent)
 
     def _print_time(self) -> float:
         if self._started_at is None:
@@ -186,15 +251,17 @@ class PrinterJobs:
             except Exception:  # NotFound for a file deleted meanwhile
                 stored = None
         snapshot = self.printer.snapshot()
+        metadata = stored_metadata(self.store, name)
         document: dict[str, Any] = {
             "job": {
                 "file": {"name": name, "path": name, "display": name, "origin": "local" if name else None,
                          "size": stored.size if stored else None, "date": stored.date if stored else None},
-                "estimatedPrintTime": None, "averagePrintTime": None, "lastPrintTime": None, "filament": None, "user": None,
+                "estimatedPrintTime": metadata.estimated_time if metadata else None, "averagePrintTime": None,
+                "lastPrintTime": None, "filament": filament_document(metadata), "user": None,
             },
             "progress": {
                 "completion": progress.completion, "filepos": progress.filepos, "printTime": progress.print_time,
-                "printTimeLeft": progress.print_time_left, "printTimeLeftOrigin": "linear" if progress.print_time_left is not None else None,
+                "printTimeLeft": progress.print_time_left, "printTimeLeftOrigin": progress.print_time_left_origin,
             },
             "state": snapshot.state_text,
         }
@@ -210,9 +277,20 @@ class PrinterJobs:
         if message.printer_id != self.printer.printer_id:
             return
         event = message.event
+        if isinstance(event, StateChanged):
+            # Paused time starts when feeding stops (Pausing): a firmware-side pause (runout, M600)
+            # keeps the last job lines in flight, so JobPaused may only come when it is over.
+            with self._lock:
+                if event.new is PrinterState.PAUSING and self._paused_at is None:
+                    self._paused_at = self._clock()
+                elif event.new in (PrinterState.RESUMING, PrinterState.PRINTING) and self._paused_at is not None:
+                    self._paused_total += self._clock() - self._paused_at
+                    self._paused_at = None
+            return
         if isinstance(event, JobPaused):
             with self._lock:
-                self._paused_at = self._clock()
+                if self._paused_at is None:
+                    self._paused_at = self._clock()
         elif isinstance(event, JobResumed):
             with self._lock:
                 if self._paused_at is not None:
@@ -243,7 +321,7 @@ class PrinterJobs:
             try:
                 begin(engine, now)
             except NotOperational:  # the link went away meanwhile: the restart is dropped
-                source.close()
+                self._discard(source)
                 log.warning("%s: restart dropped: the printer is %s", self.printer.printer_id, engine.state.text)
 
         return begin_restart
@@ -254,14 +332,17 @@ class PrinterJobs:
         config = self.config
 
         def act(engine: Engine, now: float) -> None:
-            trigger = host_action_trigger(name, engine.state)  # None: the state does not allow it
+            # `paused`/`resumed`: the firmware parked (runout, M600) or resumed by itself: no scripts.
+            by_itself = name in ("paused", "resumed")
+            request = {"paused": "pause", "resumed": "resume"}.get(name, name)
+            trigger = host_action_trigger(request, engine.state)  # None: the state does not allow it
             if trigger is Trigger.PAUSE:
-                engine.pause(now, config.pause_script)
+                engine.pause(now, () if by_itself else config.pause_script)
             elif trigger is Trigger.RESUME:
-                engine.resume(now, config.resume_script)
+                engine.resume(now, () if by_itself else config.resume_script)
             elif trigger is Trigger.CANCEL:
                 engine.cancel(now, config.cancel_script)
 
-        if name in ("pause", "resume", "cancel"):
+        if name in ("pause", "resume", "cancel", "paused", "resumed"):
             log.info("%s: firmware asked to %s the job", self.printer.printer_id, name)
             self.printer.link.call(act)

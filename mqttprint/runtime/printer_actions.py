@@ -5,12 +5,15 @@ Each is registered once in the command registry and reached from MQTT and REST a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mqttprint.protocol import gcode
 from mqttprint.protocol.errors import InvalidCommand
+from mqttprint.runtime.bus import BusMessage
 from mqttprint.runtime.commands import ActionResult, CommandRegistry, Context, Request, arg_int, arg_str
 from mqttprint.runtime.port_detect import candidate_ports, port_problem
+from mqttprint.runtime.prompts import FilamentChangeSent
 
 #: How long a connect request waits for the handshake's outcome before answering "Connecting".
 CONNECT_WAIT = 10.0
@@ -49,6 +52,9 @@ def send_commands(context: Context, request: Request) -> ActionResult:
     if text.count("\n") + 1 > MAX_PAYLOAD_LINES:
         raise InvalidCommand(f"at most {MAX_PAYLOAD_LINES} commands per request")
     handles = printer.submit(text)
+    if any(gcode.code_key(line) == "M600" for line in gcode.split_commands(text)):
+        # Firmware prompts follow: the next dialog is a filament change (docs/mqtt.md, B/prompt).
+        printer.bus.publish(BusMessage(printer.printer_id, FilamentChangeSent(), time.time()))
     return ActionResult(data={"queued": len(handles)}, handles=tuple(handles))
 
 

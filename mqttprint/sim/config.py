@@ -50,6 +50,13 @@ class SimConfig:
         journal_limit: most entries each inspection log (`executed`, `received_lines`, ...)
             keeps; beyond it the oldest half is dropped, so a long demo or soak run stays flat
             in memory (a print adds ~2.5 MB a minute otherwise). 0 keeps everything.
+    Filament sensor
+        runout_after_line: when > 0, the filament "runs out" just before the first host line
+            numbered at least this is executed (once per boot): Marlin's runout with
+            ``FILAMENT_RUNOUT_SCRIPT "M600"`` - ``//action:paused filament_runout 0``, then an
+            injected M600 ahead of the host's queued lines.
+        time_scale: simulated seconds per real second for the in-process port (``sim://``) and
+            the pty simulator; 10 makes a 100 s print take 10 s. Host timeouts stay in real time.
     """
 
     rx_buffer_size: int = 128
@@ -79,6 +86,8 @@ class SimConfig:
     prompt_support: bool = True
     sdcard: bool = False
     journal_limit: int = 100_000
+    runout_after_line: int = 0
+    time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.rx_buffer_size < 2:
@@ -93,11 +102,13 @@ class SimConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
-        for name in ("heating_rate",):
+        for name in ("heating_rate", "time_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.journal_limit < 0:
             raise ValueError("journal_limit must be >= 0 (0: unbounded)")
+        if self.runout_after_line < 0:
+            raise ValueError("runout_after_line must be >= 0 (0 = no runout)")
         for name in ("keepalive_interval", "residency_time", "ok_latency", "boot_delay", "homing_time"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")

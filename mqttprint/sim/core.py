@@ -163,6 +163,10 @@ class Firmware:
         self.wait_for_heatup = False
         self.wait_for_user = False
         self.prompt_reason: str | None = None
+        self.prompt_choice: int | None = None  # the last M876 answer, for handlers that wait for one
+        self.runout_fired = False
+        self.runout_requested = False
+        self.injected = False  # `current` runs a firmware-injected command (no ring slot, no ok)
         self.sd_abort_requested = False
         # Timers (absolute simulated times; None = off).
         self.keepalive_interval = config.keepalive_interval
@@ -241,6 +245,7 @@ class Firmware:
     def prompt_response(self, choice: int) -> None:
         """M876 S<choice>: answer the open host prompt (a "continue" prompt releases M0/M1)."""
         self.journal.prompt_responses.append(choice)
+        self.prompt_choice = choice
         if self.prompt_reason == "user_continue":
             self.wait_for_user = False
         self.prompt_reason = None

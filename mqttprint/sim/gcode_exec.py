@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mqttprint.sim import gcode_temps
-from mqttprint.sim.core import BUSY_PAUSED_FOR_USER, M112_KILL_REASON, NO_OK, Firmware, HandlerGen
+from mqttprint.sim.core import M112_KILL_REASON, NO_OK, Firmware, HandlerGen
+from mqttprint.sim.filament import filament_change
 from mqttprint.sim.planner import move_duration
 from mqttprint.sim.reports import m115_lines, position_line
+from mqttprint.sim.waits import synchronize as _synchronize
+from mqttprint.sim.waits import wait_for_user as _wait_for_user
 from mqttprint.sim.words import GCode, parse
 
 Handler = Callable[[Firmware, GCode], object]
@@ -55,12 +58,6 @@ def _tool_change(fw: Firmware, g: GCode) -> None:
 
 
 # -- motion ---------------------------------------------------------------------------------
-def _synchronize(fw: Firmware) -> HandlerGen:
-    """``planner.synchronize()``: wait until every queued block has run."""
-    while len(fw.planner):
-        yield None  # woken when the running block completes (a main-loop event)
-
-
 def _target(fw: Firmware, g: GCode) -> list[float]:
     motion = fw.motion
     target = list(motion.position)
@@ -205,18 +202,9 @@ def m0_m1(fw: Firmware, g: GCode) -> HandlerGen:
     return _wait_for_user(fw, message or f"M{g.number} Stop", timeout)
 
 
-def _wait_for_user(fw: Firmware, message: str, timeout: float | None) -> HandlerGen:
-    yield from _synchronize(fw)
-    fw.show_prompt(message, ["Continue"], reason="user_continue")
-    fw.busy_state = BUSY_PAUSED_FOR_USER
-    fw.wait_for_user = True
-    deadline = fw.now + timeout if timeout else None
-    while fw.wait_for_user and (deadline is None or fw.now < deadline):
-        yield deadline
-    fw.wait_for_user = False
-    if fw.prompt_reason is not None and fw.config.host_action_commands and fw.config.prompt_support:
-        fw.emit("//action:prompt_end")
-    fw.prompt_reason = None
+def m600(fw: Firmware, g: GCode) -> HandlerGen:
+    """Filament change: see `mqttprint.sim.filament`."""
+    return filament_change(fw)
 
 
 def m108(fw: Firmware, g: GCode) -> None:
@@ -360,5 +348,6 @@ _HANDLERS: dict[str, Handler] = {
     "M410": m410,
     "M524": m524,
     "M876": m876,
+    "M600": m600,
     "M999": m999,
 }

@@ -72,6 +72,11 @@ class SimulatedPort:
         os.set_blocking(self._ready_r, False)
         os.set_blocking(self._ready_w, False)
         self._ready_signalled = False
+        self._epoch = time.monotonic()
+
+    def _sim_now(self) -> float:
+        """Simulated time: real time since the port object was made, times `time_scale`."""
+        return self._epoch + (time.monotonic() - self._epoch) * self.config.time_scale
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -93,7 +98,7 @@ class SimulatedPort:
         if not self._present:
             raise FileNotFoundError(errno.ENOENT, "No such device (simulated printer unplugged)", PORT_NAME)
         with self.lock:
-            self._model = MarlinSim(self.config, now=time.monotonic())
+            self._model = MarlinSim(self.config, now=self._sim_now())
             self._host_rx.clear()
             self._unplug_errno = None
             self._open = True
@@ -137,7 +142,7 @@ class SimulatedPort:
         payload = bytes(data)
         with self.lock:
             self._check_io()
-            self.model.receive(payload, time.monotonic())
+            self.model.receive(payload, self._sim_now())
             self._collect()
             self.lock.notify_all()  # new events may be due earlier than the thread's sleep
         return len(payload)
@@ -250,7 +255,7 @@ class SimulatedPort:
         """Reset the board now: banner again, line numbers back to 0."""
         with self.lock:
             self._check_io()
-            self.model.reset(time.monotonic())
+            self.model.reset(self._sim_now())
             self._collect()
             self.lock.notify_all()
 
@@ -326,11 +331,11 @@ class SimulatedPort:
         with self.lock:
             while self._open:
                 if self._unplug_errno is None:
-                    now = time.monotonic()
+                    now = self._sim_now()
                     self.model.advance(now)
                     self._collect()
                     next_event = self.model.next_event_time()
-                    sleep = _MAX_SLEEP if next_event is None else next_event - time.monotonic()
+                    sleep = _MAX_SLEEP if next_event is None else (next_event - self._sim_now()) / self.config.time_scale
                 else:
                     sleep = _MAX_SLEEP  # an unplugged board is gone: nothing to simulate
                 self.lock.wait(min(_MAX_SLEEP, max(_MIN_SLEEP, sleep)))

@@ -21,6 +21,7 @@ import re
 import types
 
 from mqttprint.sim.config import SimConfig
+from mqttprint.sim.filament import runout_due, start_runout
 from mqttprint.sim.core import (
     M112_KILL_REASON,
     NO_OK,
@@ -267,6 +268,12 @@ class MarlinSim:
         self._fw.now = self._now
         self._fw.emit(f"//action:{name} {params}" if params else f"//action:{name}")
 
+    def inject_runout(self) -> None:
+        """The filament sensor trips now (see `SimConfig.runout_after_line` for what follows)."""
+        self._fw.runout_fired = False
+        self._fw.runout_requested = True
+        self._fw.wake_requested = True
+
     def inject_fault(self, kind: str, heater: str = "0") -> None:
         """Fatal heater fault: ``Error:<reason>, system stopped! Heater_ID: <heater>``, then kill."""
         if kind not in FAULT_REASONS:
@@ -415,6 +422,10 @@ class MarlinSim:
             if fw.killed:
                 return progressed
             if fw.current is None:
+                if runout_due(fw):
+                    start_runout(fw, self._now)
+                    progressed = True
+                    continue
                 if not fw.ring:
                     return progressed
                 entry = fw.ring[0]
@@ -443,6 +454,10 @@ class MarlinSim:
 
     def _finish(self, fw: Firmware, outcome: object) -> None:
         if fw.killed:
+            return
+        if fw.injected:  # the runout's M600 has no ring slot and no ok
+            fw.injected = False
+            fw.current = fw.current_wake = fw.next_keepalive = None
             return
         if outcome is not NO_OK:
             fw.ack(fw.ring[0])

@@ -67,6 +67,8 @@ LOCK_USERS = frozenset({
     "runtime/jobs.py", "runtime/printer_service.py", "integrations/metrics.py",
     "web/hub.py",  # the dashboard's SSE fan-out: waitress threads wait on its condition
     "mqtt/fleet.py",  # fleet view shared by paho's thread and REST; REST threads wait for remote replies
+    "runtime/prompts.py",  # prompt state: the serial thread reduces, MQTT/REST workers answer
+    "mqtt/print_facts.py",  # retained thumbnail/prompt: recorded on the serial thread, published by the publisher
 })
 #: Imports that mean concurrency (threads, locks, event loops).
 CONCURRENCY_MODULES = ("threading", "_thread", "concurrent", "asyncio", "socketserver", "multiprocessing", "queue")

@@ -83,6 +83,24 @@ def test_bambustudio_header_block_and_thumbnail() -> None:
     assert struct.unpack(">II", thumb.data[16:24]) == (50, 50)  # the PNG's own IHDR agrees
 
 
+def test_prusaslicer_gui_export_png_thumbnails() -> None:
+    # PrusaSlicer 2.5.0 GUI export under Xvfb (its OpenGL view renders the thumbnails): 16x16 + 220x124 PNG.
+    m = meta("prusaslicer-2.5.0-gui_box20x20x10_png_trimmed.gcode")
+    assert [(t.width, t.height, t.format) for t in m.thumbnails] == [(220, 124, "png"), (16, 16, "png")]
+    assert m.thumbnail is m.thumbnails[0]
+    assert struct.unpack(">II", m.thumbnails[0].data[16:24]) == (220, 124)
+    assert m.estimated_time == 515 and m.layer_height == 0.3 and m.first_layer_height == 0.35
+    assert m.max_z == 9.95 and m.filament[0].length == 847.17
+
+
+def test_prusaslicer_gui_export_qoi_thumbnails() -> None:
+    # The same GUI export with thumbnails_format = QOI: kept, but not served as PNG.
+    m = meta("prusaslicer-2.5.0-gui_box20x20x10_qoi_trimmed.gcode")
+    assert [(t.width, t.height, t.format) for t in m.thumbnails] == [(220, 124, "qoi"), (16, 16, "qoi")]
+    assert m.thumbnails[0].data[:4] == b"qoif" and struct.unpack(">II", m.thumbnails[0].data[4:12]) == (220, 124)
+    assert m.thumbnail is None and m.problems == ()
+
+
 def test_broken_thumbnail_is_a_problem_not_a_failure() -> None:
     data = read("bambustudio-01.09.07.52_square_ring.gcode")
     start = data.index(b"; thumbnail begin")

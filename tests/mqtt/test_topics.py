@@ -29,7 +29,7 @@ def test_printer_topics() -> None:
     assert t.job == "farm/site/p1/job"
     assert t.system_action("core", "reboot") == "farm/site/p1/system/core/reboot"
     assert t.subscriptions() == ["farm/site/p1/command", "farm/site/p1/emergency", "farm/site/p1/connection",
-                                 "farm/site/p1/job", "farm/site/p1/system/#"]
+                                 "farm/site/p1/job", "farm/site/p1/system/#", "farm/site/p1/prompt/answer"]
 
 
 def test_gateway_and_discovery_topics() -> None:
