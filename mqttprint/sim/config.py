@@ -50,13 +50,15 @@ class SimConfig:
         journal_limit: most entries each inspection log (`executed`, `received_lines`, ...)
             keeps; beyond it the oldest half is dropped, so a long demo or soak run stays flat
             in memory (a print adds ~2.5 MB a minute otherwise). 0 keeps everything.
+
     Filament sensor
         runout_after_line: when > 0, the filament "runs out" just before the first host line
             numbered at least this is executed (once per boot): Marlin's runout with
             ``FILAMENT_RUNOUT_SCRIPT "M600"`` - ``//action:paused filament_runout 0``, then an
             injected M600 ahead of the host's queued lines.
-        time_scale: simulated seconds per real second for the in-process port (``sim://``) and
-            the pty simulator; 10 makes a 100 s print take 10 s. Host timeouts stay in real time.
+        time_scale: simulated seconds per real second for the in-process port (``sim://``; the
+            pty simulator runs in real time); 10 makes a 100 s print take 10 s. Host timeouts
+            stay in real time.
     """
 
     rx_buffer_size: int = 128
