@@ -167,11 +167,13 @@ class Engine:
         connected = self.state in _SENDING_STATES or self.state is S.ERROR
         if code == "M112":
             if connected:
-                out += framing.encode_numbered(self._next_line, "M112")
+                tools = range(self.firmware.extruder_count if self.firmware else 1)
+                lines = [(self._next_line, "M112")] + [(None, f"M104 T{t} S0") for t in tools] + [(None, "M140 S0")]
                 self._next_line += 1
-                for tool in range(self.firmware.extruder_count if self.firmware else 1):
-                    out += framing.encode_plain(f"M104 T{tool} S0")
-                out += framing.encode_plain("M140 S0")
+                for number, text in lines:
+                    out += framing.encode_plain(text) if number is None else framing.encode_numbered(number, text)
+                    if self.params.emit_traffic:  # the terminal shows every byte written
+                        self._events.append(LineSent(text, number, Priority.EMERGENCY))
             command.finished = True
             self._events.append(CommandFinished(command.command_id, line, True, (), "", now, now))
             reason = "Emergency stop (M112) sent: the firmware is halted; reconnect to reset it"

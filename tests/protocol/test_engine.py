@@ -6,6 +6,7 @@ from typing import Optional
 
 import pytest
 
+from mqttprint.protocol import framing
 from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.errors import InvalidCommand, NotOperational
 from mqttprint.protocol.events import (
@@ -15,6 +16,7 @@ from mqttprint.protocol.events import (
     FirmwareReset,
     JobEnded,
     JobOutcome,
+    LineSent,
     PositionUpdate,
     ResendRequested,
     StateChanged,
@@ -197,6 +199,18 @@ def test_m112_writes_plain_first_fails_everything() -> None:
     assert engine.data_to_send(1.2) == b""
     with pytest.raises(NotOperational):
         engine.submit("G1 X1", 1.2)
+
+
+def test_m112_traffic_shows_every_line_written() -> None:
+    """B/terminal must show what went to the wire (issue 12 item 13): the numbered copy and the
+    heaters-off lines after the un-numbered M112 (EmergencySent) are traffic events too."""
+    engine, _ = connected(EngineParams(position_interval=0, emit_traffic=True))
+    engine.drain_events()
+    _, out = engine.emergency("M112", 1.1)
+    sent = [e for e in engine.drain_events() if isinstance(e, LineSent)]
+    wire = b"".join(framing.encode_plain(e.text) if e.line_number is None else framing.encode_numbered(e.line_number, e.text)
+                    for e in sent)
+    assert b"M112\n" + wire == out
 
 
 def test_m108_takes_an_ok() -> None:
