@@ -80,8 +80,10 @@ def fuzz(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     watcher = Watcher(broker, [f"{base}-replies/#"])
     try:
         api.wait_operational()
-        # The printer's own MQTT connection opens after the gateway's (fleet sync): wait for it.
-        wait_for(lambda: gateway.mqtt is not None and gateway.mqtt.connected(), what="MQTT connections up")
+        # The printer's own MQTT connection opens after the gateway's (fleet sync), and a request
+        # published before the broker acknowledged its subscriptions would be lost: wait for both.
+        wait_for(lambda: gateway.mqtt is not None and gateway.mqtt.connected() and gateway.mqtt.subscribed(),
+                 what="MQTT connections up and subscribed")
         yield api, watcher, base, errors
     finally:
         logging.getLogger("mqttprint").removeHandler(errors)
