@@ -12,8 +12,9 @@ Three kinds, picked by `serial_link.channel_for()`:
 
 Writes from the loop never block: what the kernel does not take now is returned and the loop
 selects the fd for writing. Emergency writes (`write_all`, the caller's thread, under the link's
-write lock) wait for the fd to take every byte: a bare `os.write` on a non-blocking fd can fail
-with EAGAIN even with an empty buffer (shared/reference/measured-peers.md) and lose the line.
+write lock) wait on EAGAIN for the fd to take the bytes (up to `EMERGENCY_WAIT`, then the loop
+finishes them first): a bare `os.write` on a non-blocking fd can fail with EAGAIN even with an
+empty buffer (shared/reference/measured-peers.md) and lose the line.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import threading
 import time
 from typing import Any, Optional
 
-#: Longest an emergency write waits for a stuck port to take its bytes (pyserial's write_timeout).
-WRITE_TIMEOUT = 5.0
+#: Longest an emergency write waits in the caller's thread (holding the link's write lock) for a
+#: full port to take its bytes; what it has not taken by then is the first thing the loop writes
+#: when the port takes bytes again. Bounded so a stuck port never holds the loop up for long.
+EMERGENCY_WAIT = 0.05
 
 
 class PortLost(OSError):
@@ -40,8 +43,8 @@ def _close_quietly(port: Any) -> None:
         pass
 
 
-def _write_all_fd(fd: int, data: bytes, timeout: float) -> None:
-    """Write every byte to a non-blocking fd, waiting for writability on EAGAIN."""
+def _write_all_fd(fd: int, data: bytes, timeout: float) -> bytes:
+    """Write to a non-blocking fd, waiting for writability on EAGAIN; returns what it did not take in time."""
     view = memoryview(data)
     deadline = time.monotonic() + timeout
     poller: Optional[select.poll] = None
@@ -53,11 +56,12 @@ def _write_all_fd(fd: int, data: bytes, timeout: float) -> None:
             pass
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise OSError(errno.ETIMEDOUT, "write timeout: the port took no bytes")
+            return bytes(view)
         if poller is None:
             poller = select.poll()
             poller.register(fd, select.POLLOUT)
         poller.poll(remaining * 1000)
+    return b""
 
 
 class FdChannel:
@@ -88,9 +92,9 @@ class FdChannel:
             return data
         return data[written:]
 
-    def write_all(self, data: bytes, timeout: float = WRITE_TIMEOUT) -> None:
-        """Write every byte, waiting on EAGAIN (emergency path, caller's thread)."""
-        _write_all_fd(self.fd, data, timeout)
+    def write_all(self, data: bytes, timeout: float = EMERGENCY_WAIT) -> bytes:
+        """Write, waiting on EAGAIN up to `timeout` (emergency path, caller's thread); returns the rest."""
+        return _write_all_fd(self.fd, data, timeout)
 
     def close(self) -> None:
         _close_quietly(self.port)
@@ -113,8 +117,9 @@ class PortChannel:
         self.port.write(data)
         return b""
 
-    def write_all(self, data: bytes, timeout: float = WRITE_TIMEOUT) -> None:
-        self.port.write(data)
+    def write_all(self, data: bytes, timeout: float = EMERGENCY_WAIT) -> bytes:
+        self.port.write(data)  # pyserial/the simulator: blocking, every byte
+        return b""
 
     def close(self) -> None:
         _close_quietly(self.port)
@@ -178,8 +183,9 @@ class ThreadedChannel:
         self.port.write(data)  # pyserial: blocking, up to its write timeout
         return b""
 
-    def write_all(self, data: bytes, timeout: float = WRITE_TIMEOUT) -> None:
-        self.port.write(data)
+    def write_all(self, data: bytes, timeout: float = EMERGENCY_WAIT) -> bytes:
+        self.port.write(data)  # pyserial/the simulator: blocking, every byte
+        return b""
 
     def close(self) -> None:
         self._closed = True

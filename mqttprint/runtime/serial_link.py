@@ -115,6 +115,7 @@ class SerialLink:
         self._channel: Optional[Channel] = None
         self._pending = b""  # bytes the kernel did not take yet (EAGAIN); write lock
         self._line_open = False  # the last byte written was not "\n": a line is half on the wire
+        self._write_watched = False  # the loop polls the fd for writability (loop thread only)
         self._port_url, self._baudrate = settings.port, settings.baudrate
         self._want_open = settings.autoconnect
         self._force_reset = False
@@ -169,14 +170,6 @@ class SerialLink:
         """The open port object (tests reach the in-process simulator through it)."""
         channel = self._channel
         return None if channel is None else channel.port
-
-    @property
-    def port_url(self) -> str:
-        return self._port_url
-
-    @property
-    def baudrate(self) -> int:
-        return self._baudrate
 
     # ------------------------------------------------------------------ cross-thread API
     def call(self, intent: Intent) -> concurrent.futures.Future[Any]:
@@ -241,19 +234,16 @@ class SerialLink:
                 raise NotOperational("printer is not connected: the emergency command could not be written")
             if key == "M112":
                 self._halted = True
-            # Recorded BEFORE the write: the loop registers it before it feeds any bytes read
-            # after this point, so the firmware's `ok` for it is never mistaken for a stray one
-            # (which would leave the window waiting for an `ok` that never comes).
+            # Recorded BEFORE the write: the loop registers it before feeding bytes read after this,
+            # so its `ok` is never mistaken for a stray one (the window would wait for one forever).
             self._fast_emergencies.append((line, on_recorded, future))
             try:
-                if self._pending and self._line_open:
-                    end = self._pending.find(b"\n") + 1 or len(self._pending)
-                    channel.write_all(self._pending[:end])
-                    self._pending = self._pending[end:]
-                if key == "M112":
-                    self._pending = b""
-                channel.write_all(data)
-                self._line_open = False
+                end = self._pending.find(b"\n") + 1 or len(self._pending) if self._line_open else 0
+                out, self._pending = self._pending[:end] + data, b"" if key == "M112" else self._pending[end:]
+                rest = channel.write_all(out)  # what a full port did not take in time: the loop writes it first
+                written = len(out) - len(rest)
+                self._line_open = out[written - 1] != 0x0A if written else end > 0
+                self._pending = rest + self._pending
             except OSError as exc:  # the loop finds the port gone on its next read or write
                 log.error("%s: emergency write failed: %s", self.name, exc)
         if traffic_log.isEnabledFor(logging.DEBUG):
@@ -303,6 +293,8 @@ class SerialLink:
             return
         if self._fast_emergencies:
             self._record_emergencies()
+            if self._pending:  # a full port left part of the emergency: write it when writable
+                self._watch_writable(channel, True)
         if not self._inbox.empty():
             self._process_inbox()
             if self._channel is not channel:  # an intent closed or reopened the port
@@ -361,7 +353,7 @@ class SerialLink:
                     if rest:  # EAGAIN or a short write: the rest when the fd is writable
                         self._line_open = len(rest) < len(data) and data[len(data) - len(rest) - 1] != 0x0A
                         self._pending = rest
-                        watch_write = True
+                watch_write = bool(self._pending)
             except OSError as exc:
                 write_error: Optional[str] = f"serial write failed: {exc}"
             else:
@@ -370,7 +362,7 @@ class SerialLink:
             self._lost(write_error)
             return False
         if watch_write:
-            self._loop.watch(channel.fd, self, write=True)
+            self._watch_writable(channel, True)
         if traffic_log.isEnabledFor(logging.DEBUG):
             traffic_log.debug("%s >> %r", self.name, data)
         return True
@@ -385,7 +377,13 @@ class SerialLink:
                     self._line_open = data[len(data) - len(rest) - 1] != 0x0A  # 0x0A: b"\n"
             done = not self._pending
         if done:
-            self._loop.watch(channel.fd, self, write=False)
+            self._watch_writable(channel, False)
+
+    def _watch_writable(self, channel: Channel, want: bool) -> None:
+        """Loop thread: poll the fd for writability exactly while bytes wait in `_pending`."""
+        if want != self._write_watched:
+            self._write_watched = want
+            self._loop.watch(channel.fd, self, write=want)
 
     def _run_intent(self, intent: Intent, future: concurrent.futures.Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():
@@ -461,7 +459,7 @@ class SerialLink:
             self._channel = channel
             self._halted = False
             self._pending = b""
-            self._line_open = False
+            self._line_open = self._write_watched = False
         self._loop.watch(channel.fd, self)
         self._backoff = self.settings.reconnect_min
         self.last_error = ""

@@ -213,3 +213,32 @@ def test_each_kind_of_port_gets_its_channel(tmp_path: Path) -> None:
     finally:
         echo.close()
     assert not [t for t in threading.enumerate() if t.name == "serial-read-loop"]
+
+
+def test_an_emergency_a_full_port_cannot_take_goes_first_once_it_drains() -> None:
+    """The caller waits only briefly for a stuck port (it holds the write lock, and the loop must
+    not stall behind it); what the port did not take is the first thing the loop writes."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    while True:
+        try:
+            filled += os.write(write_end, b"f" * 4096)
+        except BlockingIOError:
+            break
+    loop = IoLoop("test-io-full")
+    link = SerialLink("t", LinkSettings(port="unused", autoconnect=False), EngineParams(), lambda events: None, loop=loop)
+    link._channel = FdChannel(port=SimpleNamespace(close=lambda: None), fd=write_end)
+    link._pending = b"N9 G1 X1*1\n"  # a whole line the loop still owes the port
+    link.start()
+    try:
+        link.emergency("M108")  # returns although the port takes nothing
+        assert link._pending == b"M108\nN9 G1 X1*1\n"
+        received = bytearray()
+        while len(received) < filled + len(b"M108\nN9 G1 X1*1\n"):
+            received += os.read(read_end, 65536)
+        assert bytes(received[filled:]) == b"M108\nN9 G1 X1*1\n"
+    finally:
+        link.stop()
+        os.close(read_end)
+        os.close(write_end)
