@@ -97,6 +97,8 @@ class Results:
     op_start_rss: float = float("nan")
     op_start_peak: float = float("nan")
     elapsed: float = 0.0
+    #: the machine's 1-minute load average at the start and the end (it may be shared)
+    load: tuple[float, float] = (float("nan"), float("nan"))
 
     def rates(self, host: str, delay: float) -> list[float]:
         return [r.lines_per_s for r in self.stream.get((host, delay), [])]

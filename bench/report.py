@@ -35,7 +35,9 @@ def render(r: Results) -> str:
 
 Produced by `{command}` (mqttprint {__version__}, printcore {r.pc_version}, OctoPrint {r.op_version}, {today},
 {r.elapsed / 60:.1f} minutes) on
-{machine_line()}.
+{machine_line()}; 1-minute load average {r.load[0]:.1f} at the start, {r.load[1]:.1f} at the end
+(the machine was shared with other engineers' builds: wall-clock rates are noisy, CPU per line and
+side-by-side ratios are the trustworthy numbers).
 
 Every host streams to the same minimal Marlin-like responder (`bench/responder.py`: its own process
 on a pseudo-terminal, `ok` per line after the given round trip, emergency-line arrival times in

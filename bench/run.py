@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,8 +68,10 @@ def main() -> int:
     op_python, op_version = install.ensure("octoprint", log)
     log(f"printcore {pc_version}, OctoPrint {op_version}")
     results = Results(settings, pc_version=pc_version, op_version=op_version)
+    load_at_start = os.getloadavg()[0]
     measure(settings, pc_python, op_python, log, results)
     results.elapsed = time.monotonic() - started
+    results.load = (load_at_start, os.getloadavg()[0])
     suffix = "-quick" if settings.quick else ""
     raw_path = ROOT / "bench" / ".peers" / f"results{suffix}{'-' + '-'.join(settings.sections) if partial else ''}.json"
     raw_path.write_text(json.dumps(results.raw(), default=str, indent=1))
