@@ -134,6 +134,8 @@ def files_upload(service: JobsService, context: Context, request: Request) -> Ac
     if service.in_use(name):
         raise NotOperational("Trying to overwrite file that is currently being printed")
     stored = service.store.save(name, stream)
+    for printer_jobs in service.jobs.values():
+        printer_jobs.stored_again(stored.name)  # B/thumbnail follows a replaced selected file
     select, start = arg_bool(request.args, "select"), arg_bool(request.args, "print")
     jobs = _jobs(service, context, request)
     effective_select = effective_print = False

@@ -93,14 +93,22 @@ class PrinterJobs:
         changed = name != self._selected
         self._selected = name
         if changed:
-            thumb = None
-            if name is not None:
-                try:
-                    thumb = self.store.thumbnail(name)
-                except Exception:  # a missing thumbnail file is no reason to fail a selection
-                    thumb = None
-            data = thumb.data if thumb is not None and thumb.format == "png" else b""
-            self._bus.publish(BusMessage(self.printer.printer_id, SelectedFileChanged(name, data), time.time()))
+            self._announce_selected(name)
+
+    def stored_again(self, name: str) -> None:
+        """A file was uploaded again under `name`: if it is the selected one, its thumbnail changed."""
+        if name == self._selected:
+            self._announce_selected(name)
+
+    def _announce_selected(self, name: Optional[str]) -> None:
+        thumb = None
+        if name is not None:
+            try:
+                thumb = self.store.thumbnail(name)
+            except Exception:  # a missing thumbnail file is no reason to fail a selection
+                thumb = None
+        data = thumb.data if thumb is not None and thumb.format == "png" else b""
+        self._bus.publish(BusMessage(self.printer.printer_id, SelectedFileChanged(name, data), time.time()))
 
     # ------------------------------------------------------------------ commands
     def select(self, name: str, start: bool = False) -> None:

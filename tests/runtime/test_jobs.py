@@ -238,3 +238,22 @@ def test_store_limits_and_traversal(tmp_path: Path) -> None:
     for bad in ("../ok.gcode", "u/ok.gcode", "OK.gcode"):
         with pytest.raises(NotFound):
             store.path_of(bad)
+
+
+def test_selected_thumbnail_follows_selection_and_reupload(harness: Harness) -> None:
+    """Real slicer files (tests/fixtures/gcode/README.md): BambuStudio 01.09.07.52 has a 50x50 PNG,
+    the PrusaSlicer 2.5.0 CLI file none."""
+    from mqttprint.runtime.jobs import SelectedFileChanged
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "gcode"
+    bambu = (fixtures / "bambustudio-01.09.07.52_square_ring.gcode").read_bytes()
+    prusa = (fixtures / "prusaslicer-2.5.0_box8x8x2.gcode").read_bytes()
+    harness.do("files.upload", name="part.gcode", stream=io.BytesIO(bambu))
+    harness.do("files.select", name="part.gcode")
+    changes = harness.recorder.events(SelectedFileChanged)
+    assert changes[-1].file == "part.gcode" and changes[-1].thumbnail.startswith(b"\x89PNG")
+    harness.do("files.upload", name="part.gcode", stream=io.BytesIO(prusa))  # replaced: no thumbnail now
+    changes = harness.recorder.events(SelectedFileChanged)
+    assert changes[-1].file == "part.gcode" and changes[-1].thumbnail == b""
+    harness.do("files.unselect")
+    assert harness.recorder.events(SelectedFileChanged)[-1] == SelectedFileChanged(None, b"")
