@@ -214,7 +214,10 @@ def screenshots(browser: Any, api: Api) -> None:
         api.post("/printer/p2/api/job", {"command": "cancel"})
         api.wait_state("Operational", "p2")
     api.call("DELETE", "/printer/p2/api/files/local/bench.gcode")
-    box = (ROOT / "tests" / "fixtures" / "gcode" / "prusaslicer-2.5.0_box20x20x10_trimmed.gcode").read_bytes()
+    fixtures = ROOT / "tests" / "fixtures" / "gcode"
+    # The PrusaSlicer GUI export carries thumbnails (shown on the card and in the file list).
+    gui = fixtures / "prusaslicer-2.5.0-gui_box20x20x10_png_trimmed.gcode"
+    box = (gui if gui.exists() else fixtures / "prusaslicer-2.5.0_box20x20x10_trimmed.gcode").read_bytes()
     api.post("/printer/p1/api/printer/command", {"commands": ["M104 S210", "M140 S60", "G28", "M114"]})
     api.post("/printer/p2/api/printer/command", {"commands": ["M104 S215", "M140 S60"]})
     time.sleep(20)  # a temperature curve worth showing

@@ -75,11 +75,15 @@ OPTIONAL_ENDPOINTS: Mapping[str, str] = {
 
 
 def state(call: Call) -> Reply:
-    """GET /web/api/state: every printer's dashboard frame (first paint and the polling fallback)
-    and which optional endpoints this gateway has."""
+    """GET /web/api/state: every printer's dashboard frame (first paint and the polling fallback),
+    which optional endpoints this gateway has, and whether it records terminal lines."""
     _enabled(call)
+    config = call.services.config
     endpoints = {name: rule in call.services.rules for name, rule in OPTIONAL_ENDPOINTS.items()}
-    return Reply(200, {**call.services.push.state(), "endpoints": endpoints})
+    # Sent and received lines exist only when the gateway records them (mqtt.terminal or
+    # logging.serial_traffic): otherwise the page offers no live terminal.
+    live_terminal = bool(config.mqtt.terminal or config.logging.serial_traffic)
+    return Reply(200, {**call.services.push.state(), "endpoints": endpoints, "liveTerminal": live_terminal})
 
 
 def events(call: Call) -> Reply:

@@ -27,7 +27,9 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def dash(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    gateway, api = start_gateway(broker, tmp_path_factory.mktemp("dash"), "dash", PRINTERS)
+    # mqtt.terminal: the gateway records every line sent and received (the terminal's live stream).
+    gateway, api = start_gateway(broker, tmp_path_factory.mktemp("dash"), "dash", PRINTERS,
+                                 mqtt={"host": broker.host, "port": broker.port, "base_topic": "dash", "terminal": True})
     try:
         api.wait_operational("p1")
         api.wait_operational("p2")
@@ -143,7 +145,16 @@ def test_printer_page_upload_start_pause_resume_cancel_and_terminal(page: Any, d
     command = page.get_by_role("textbox", name="G-code command for Printer 1")
     command.fill("M114")
     command.press("Enter")
-    page.get_by_role("log", name="Terminal output Printer 1").get_by_text(re.compile(r"X:\S+ Y:\S+ Z:\S+")).wait_for()
+    terminal = page.get_by_role("log", name="Terminal output Printer 1")
+    terminal.get_by_text(re.compile(r"X:\S+ Y:\S+ Z:\S+")).wait_for()
+    # The live stream of every line, when ticked.
+    page.get_by_label("Show every line sent and received").check()
+    page.locator('.terminal[data-live="on"]').wait_for()
+    command.fill("M115")
+    command.press("Enter")
+    terminal.get_by_text(re.compile(r"^SEND .*M115")).first.wait_for()
+    terminal.get_by_text(re.compile(r"^RECV FIRMWARE_NAME")).first.wait_for()
+    page.get_by_label("Show every line sent and received").uncheck()
 
     job_file = tmp_path / "web job.gcode"
     job_file.write_bytes(SLOW_JOB)

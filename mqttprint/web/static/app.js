@@ -49,6 +49,7 @@ class App {
     this.permissions = new Set(user.permissions || []);
     const state = await api("/web/api/state", { key });
     this.endpoints = state.endpoints || {};
+    this.liveTerminal = !!state.liveTerminal;
     for (const frame of state.printers) this.frames.set(frame.id, frame);
     const role = this.can("ADMIN") ? "admin" : this.can("CONTROL") ? "user" : "read only";
     setText(this.userLabel, `${user.name} (${role})`);
@@ -139,6 +140,8 @@ class App {
     } else if (event === "printer-event") {
       emergencyEvent(data);
       if (this.view && this.view.event) this.view.event(data);
+    } else if (event === "hello") {
+      if (this.view && this.view.streamHello) this.view.streamHello(data);
     } else if (event === "terminal") {
       if (this.view && this.view.terminalLines) this.view.terminalLines(data);
     }

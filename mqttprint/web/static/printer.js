@@ -183,6 +183,10 @@ export class PrinterPage {
     if (/^Job|Print/.test(payload.type)) this.files.refresh();
   }
 
+  streamHello(hello) {
+    this.terminal.liveAttached(hello.terminal === this.id);
+  }
+
   terminalLines(payload) {
     if (payload.printer === this.id) this.terminal.live(payload.lines);
   }

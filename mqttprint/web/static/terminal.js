@@ -16,8 +16,9 @@ export class Terminal {
     this.liveToggle = h("input", { type: "checkbox", onchange: () => this.setLive(this.liveToggle.checked) });
     const form = h("form", { class: "terminal-form", onsubmit: (e) => { e.preventDefault(); this.send(); } },
       this.input, h("button", { type: "submit", "aria-label": `Send command to ${name}` }, "Send"));
-    this.el = h("div", {}, this.output, form,
-      h("label", { class: "live-toggle" }, this.liveToggle, " Show every line sent and received"));
+    this.el = h("div", {}, this.output, form, page.app.liveTerminal
+      ? h("label", { class: "live-toggle" }, this.liveToggle, " Show every line sent and received")
+      : h("p", { class: "hint" }, "Every line sent and received can be shown here when the gateway records them (mqtt.terminal: true)."));
     this.history = [];
   }
 
@@ -33,6 +34,11 @@ export class Terminal {
     this.output.append(h("span", { class: `term-${kind}` }, `${text}\n`));
     while (this.output.childNodes.length > MAX_LINES) this.output.firstChild.remove();
     this.output.scrollTop = this.output.scrollHeight;
+  }
+
+  /** The stream (re)started with (or without) this printer's terminal lines. */
+  liveAttached(on) {
+    this.output.dataset.live = on ? "on" : "off";
   }
 
   live(lines) {
