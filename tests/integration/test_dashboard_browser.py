@@ -3,11 +3,13 @@ mosquitto, waitress on a free port): live temperatures on the overview, emergenc
 printer by keyboard while the other keeps printing, upload/start/pause/resume/cancel from the
 printer page, M114 in the terminal, a read key without controls, a wrong key refused, the page
 reconnecting by itself after a gateway restart, another gateway's printer listed and stopped through
-the fleet endpoints, no console errors, no horizontal scrolling at 390 px and 1440 px."""
+the fleet endpoints, a firmware prompt shown and answered from the card, no console errors, no
+horizontal scrolling at 390 px and 1440 px."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -23,6 +25,7 @@ PRINTERS = [{"id": "p1", "name": "Printer 1", "port": "sim://marlin"},
 #: Dwell lines: the simulator waits in real time, so a job of these lasts long enough to pause.
 SLOW_JOB = ("".join(f"G4 P40\nG1 X{i % 100} Y{(i * 7) % 100} F6000\n" for i in range(400))).encode()
 TIMEOUT_MS = 15_000
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gcode"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +236,33 @@ def test_overview_shows_other_gateways_printers_and_stops_them(chromium: Any, br
         context.close()
         gateway_a.stop()
         gateway_b.stop()
+
+
+def test_firmware_prompt_is_shown_and_answered_from_the_card(chromium: Any, broker: Any, tmp_path: Any) -> None:
+    """A filament runout opens the firmware's prompts ("Nozzle Parked", then "Paused" with PurgeMore /
+    Continue); the card shows each with its buttons, a click answers it (M876 S<n>) and the job ends."""
+    printers = [{"id": "p1", "name": "Printer 1", "port": "sim://runout?runout_after_line=60"}]
+    gateway, api = start_gateway(broker, tmp_path, "dash_prompt", printers)
+    context = chromium.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    log = ConsoleLog()
+    page = log.watch(context.new_page())
+    try:
+        api.wait_operational()
+        login(page, api.base, USER_KEY)
+        prompt = card(page, "Printer 1").get_by_role("alert", name="Printer prompt Printer 1")
+        with open(FIXTURES / "prusaslicer-2.5.0_box8x8x2.gcode", "rb") as stream:
+            response = api.call("POST", "/api/files/local", files={"file": ("box.gcode", stream)},
+                                data={"print": "true"})
+        assert response.status_code == 201, response.text
+        prompt.get_by_text("Nozzle Parked").wait_for()
+        prompt.get_by_role("button", name="Answer Continue on Printer 1").click()
+        prompt.get_by_text("Paused", exact=True).wait_for()
+        prompt.get_by_role("button", name="Answer Continue on Printer 1").click()
+        wait_for(lambda: api.model().prompt_responses == [0, 1], timeout=15, what="both answers at the printer")
+        api.wait_state("Operational", timeout=60)
+        prompt.wait_for(state="hidden")
+        assert log.errors == [], log.errors
+    finally:
+        context.close()
+        gateway.stop()
