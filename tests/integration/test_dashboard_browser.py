@@ -3,12 +3,14 @@ mosquitto, waitress on a free port): live temperatures on the overview, emergenc
 printer by keyboard while the other keeps printing, upload/start/pause/resume/cancel from the
 printer page, M114 in the terminal, a read key without controls, a wrong key refused, the page
 reconnecting by itself after a gateway restart, another gateway's printer listed and stopped through
-the fleet endpoints, a firmware prompt shown and answered from the card, no console errors, no
-horizontal scrolling at 390 px and 1440 px."""
+the fleet endpoints, a firmware prompt shown and answered from the card, a webcam through the
+snapshot proxy, no console errors, no horizontal scrolling at 390 px and 1440 px."""
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +28,7 @@ PRINTERS = [{"id": "p1", "name": "Printer 1", "port": "sim://marlin"},
 SLOW_JOB = ("".join(f"G4 P40\nG1 X{i % 100} Y{(i * 7) % 100} F6000\n" for i in range(400))).encode()
 TIMEOUT_MS = 15_000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gcode"
+CAMERA_JPEG = (Path(__file__).resolve().parents[1] / "integrations" / "data" / "camera.jpg").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +269,49 @@ def test_firmware_prompt_is_shown_and_answered_from_the_card(chromium: Any, brok
     finally:
         context.close()
         gateway.stop()
+
+
+class Camera(http.server.BaseHTTPRequestHandler):
+    """A stand-in camera: `/snapshot.jpg` is a real JPEG."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = CAMERA_JPEG if self.path == "/snapshot.jpg" else b"not found"
+        self.send_response(200 if self.path == "/snapshot.jpg" else 404)
+        self.send_header("Content-Type", "image/jpeg" if self.path == "/snapshot.jpg" else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_printer_page_shows_the_webcam_through_the_snapshot_proxy(chromium: Any, broker: Any, tmp_path: Any) -> None:
+    """A camera with only a snapshot URL: the page (a read key may watch) shows its images through
+    the gateway's key-protected proxy, flipped as configured."""
+    camera = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    threading.Thread(target=camera.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{camera.server_address[1]}/snapshot.jpg"
+    printers = [{"id": "p1", "name": "Printer 1", "port": "sim://marlin",
+                 "webcam": {"snapshot_url": url, "flip_h": True}}]
+    gateway, api = start_gateway(broker, tmp_path, "dash_camera", printers)
+    context = chromium.new_context(viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    log = ConsoleLog()
+    page = log.watch(context.new_page())
+    try:
+        api.wait_operational()
+        login(page, api.base, READ_KEY)
+        page.get_by_role("link", name="Open Printer 1").click()
+        image = page.get_by_role("img", name="Webcam of Printer 1")
+        image.wait_for()
+        wait_for(lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), what="the snapshot drawn")
+        assert image.evaluate("img => img.src").startswith("blob:")  # fetched with the key, not by URL
+        assert "scaleX(-1)" in image.evaluate("img => img.style.transform")
+        assert no_horizontal_scroll(page)
+        assert log.errors == [], log.errors
+    finally:
+        context.close()
+        gateway.stop()
+        camera.shutdown()
+        camera.server_close()
