@@ -62,14 +62,20 @@ THREAD_OWNERS: Mapping[str, str] = {
     "mqtt/embedded_broker.py": "the embedded amqtt broker's asyncio loop (`mqtt.host: auto`, no broker found)",
 }
 #: Modules that guard state shared between those threads with locks/events (but start none).
-LOCK_USERS = frozenset({
-    "daemon.py", "runner.py", "rest/appkeys.py", "runtime/bus.py", "runtime/file_store.py",
-    "runtime/jobs.py", "runtime/printer_service.py", "integrations/metrics.py",
-    "web/hub.py",  # the dashboard's SSE fan-out: waitress threads wait on its condition
-    "mqtt/fleet.py",  # fleet view shared by paho's thread and REST; REST threads wait for remote replies
-    "runtime/prompts.py",  # prompt state: the serial thread reduces, MQTT/REST workers answer
-    "mqtt/print_facts.py",  # retained thumbnail/prompt: recorded on the serial thread, published by the publisher
-})
+LOCK_USERS: Mapping[str, str] = {
+    "daemon.py": "the stopped flag (stop() may be called from a signal handler and from run())",
+    "runner.py": "the shutdown event the signal handlers set",
+    "rest/appkeys.py": "the app-key store, read and written by waitress threads and the CLI",
+    "runtime/bus.py": "the subscriber list (subscribe/unsubscribe from any thread)",
+    "runtime/file_store.py": "uploads and deletes from REST and MQTT worker threads",
+    "runtime/jobs.py": "the job clock and selection, read by REST/MQTT, written on the I/O loop",
+    "runtime/printer_service.py": "command handles, completed on the I/O loop, created by callers",
+    "integrations/metrics.py": "counters updated from bus callbacks, read by the scrape",
+    "web/hub.py": "the dashboard's SSE fan-out: waitress threads wait on its condition",
+    "mqtt/fleet.py": "the fleet view, shared by paho's thread and REST; REST threads wait for remote replies",
+    "runtime/prompts.py": "prompt state: the I/O loop reduces, MQTT/REST workers answer",
+    "mqtt/print_facts.py": "retained thumbnail/prompt: recorded on the I/O loop, published by the publisher",
+}
 #: Imports that mean concurrency (threads, locks, event loops).
 CONCURRENCY_MODULES = ("threading", "_thread", "concurrent", "asyncio", "socketserver", "multiprocessing", "queue")
 #: Calls (or base classes) that start a thread.
@@ -260,7 +266,7 @@ def cycle_violations(tree: Tree, known: Mapping[frozenset[str], str] = KNOWN_CYC
 
 
 def threading_violations(tree: Tree, owners: Mapping[str, str] = THREAD_OWNERS,
-                         lock_users: frozenset[str] = LOCK_USERS) -> list[str]:
+                         lock_users: Mapping[str, str] | frozenset[str] = LOCK_USERS) -> list[str]:
     """Only THREAD_OWNERS start threads; only they and LOCK_USERS touch concurrency modules."""
     out = []
     for module in tree.modules.values():
