@@ -12,7 +12,8 @@ Bytes and commands in, events and bytes out, the time passed in by the caller:
 No threads, no I/O, no clock reads. The engine is a small core over collaborators that own
 their state: `Lanes`/`Window`/`History` (sendqueue), `Handshake`, `ResendTracker` (rewind),
 `OkDeadlines`, `JobStream` and `PollSchedule`. Reply handling lives in `reactions`, time
-handling in `timing`; both see the engine through `core.EngineCore`.
+handling in `timing`, the job's moves in `jobsteps`; all three see the engine through
+`core.EngineCore`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import itertools
 from typing import Optional
 
-from mqttprint.protocol import framing, gcode, reactions, timing
+from mqttprint.protocol import framing, gcode, jobsteps, reactions, timing
 from mqttprint.protocol.deadlines import OkDeadlines
 from mqttprint.protocol.errors import NotOperational
 from mqttprint.protocol.events import (
@@ -28,11 +29,7 @@ from mqttprint.protocol.events import (
     EmergencySent,
     Event,
     FirmwareReset,
-    JobEnded,
     JobOutcome,
-    JobPaused,
-    JobResumed,
-    JobStarted,
     LineSent,
     Priority,
     StateChanged,
@@ -44,22 +41,11 @@ from mqttprint.protocol.polls import PollSchedule
 from mqttprint.protocol.replies import FirmwareInfo
 from mqttprint.protocol.rewind import ResendTracker
 from mqttprint.protocol.sendqueue import Command, History, InFlight, JobSource, Lanes, Window
-from mqttprint.protocol.states import (
-    AFTER_DRAIN_SCRIPT_STATES,
-    JOB_PROGRESS,
-    OPERATIONAL_STATES,
-    JobCondition,
-    PrinterState,
-    Trigger,
-    allowed,
-    next_state,
-)
+from mqttprint.protocol.jobsteps import JOB_SCRIPT_TAG
+from mqttprint.protocol.states import OPERATIONAL_STATES, PrinterState, Trigger, allowed, next_state
 
 S = PrinterState
-C = JobCondition
 
-#: Tag of commands that belong to the running job (pause/resume/cancel scripts).
-JOB_SCRIPT_TAG = "job-script"
 #: States in which queued commands may be written at all.
 _SENDING_STATES = frozenset({S.CONNECTING}) | OPERATIONAL_STATES
 #: States in which job lines are pulled from the job source.
@@ -108,7 +94,7 @@ class Engine:
     def connection_closed(self, now: float, error: str = "") -> None:
         """The port was closed on purpose (`error` empty) or lost (`error` says why)."""
         reason = error or "disconnected"
-        self._fail_job(now, JobOutcome.FAILED if error else JobOutcome.CANCELLED, reason)
+        jobsteps.end(self, JobOutcome.FAILED if error else JobOutcome.CANCELLED, reason)
         self._fail_all(now, reason)
         self._splitter.reset()
         if self.state in (S.OFFLINE, S.OFFLINE_AFTER_ERROR):
@@ -177,7 +163,7 @@ class Engine:
             command.finished = True
             self._events.append(CommandFinished(command.command_id, line, True, (), "", now, now))
             reason = "Emergency stop (M112) sent: the firmware is halted; reconnect to reset it"
-            self._fail_job(now, JobOutcome.FAILED, "emergency stop")
+            jobsteps.end(self, JobOutcome.FAILED, "emergency stop")
             self._fail_all(now, "emergency stop")
             if allowed(self.state, Trigger.FATAL):
                 self.transition(Trigger.FATAL, now, reason)
@@ -190,41 +176,22 @@ class Engine:
             self._events.append(CommandFinished(command.command_id, line, False, (), "printer not connected", now, now))
         return command.command_id, bytes(out)
 
-    # ------------------------------------------------------------------ jobs
+    # ------------------------------------------------------------------ jobs (protocol/jobsteps.py)
     def start_job(self, source: JobSource, now: float) -> None:
         """Start streaming `source` (state Starting, then Printing once the first line is out)."""
-        if self.state is not S.OPERATIONAL:
-            raise NotOperational(f"cannot start a job while {self.state.text}")
-        self.stream.start(source)
-        self.transition(Trigger.START_JOB, now)
-        self._events.append(JobStarted(source.name))
+        jobsteps.start(self, source, now)
 
     def pause(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Stop feeding job lines; once the job's lines in flight are acknowledged, run `script`."""
-        if not allowed(self.state, Trigger.PAUSE):
-            raise NotOperational(f"cannot pause while {self.state.text}")
-        self.transition(Trigger.PAUSE, now)
-        self.stream.run_after_drain(script)
-        self._check_job_progress(now)
+        jobsteps.pause(self, now, script)
 
     def resume(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Run `script`, then continue the job from the exact next line."""
-        if not allowed(self.state, Trigger.RESUME):
-            raise NotOperational(f"cannot resume while {self.state.text}")
-        self.transition(Trigger.RESUME, now)
-        self._queue_script(script, now)
-        self._check_job_progress(now)
+        jobsteps.resume(self, now, script)
 
     def cancel(self, now: float, script: tuple[str, ...] = ()) -> None:
         """Stop feeding and drop the job's pending lines; then run `script` and end the job."""
-        if not allowed(self.state, Trigger.CANCEL):
-            raise NotOperational(f"cannot cancel while {self.state.text}")
-        self.transition(Trigger.CANCEL, now)
-        self.stream.forget_peeked()
-        for command in self.lanes.drop_internal_interactive(JOB_SCRIPT_TAG):
-            self.finish(command, False, "job cancelled", now)
-        self.stream.run_after_drain(script)
-        self._check_job_progress(now)
+        jobsteps.cancel(self, now, script)
 
     def allowed(self, trigger: Trigger) -> bool:
         """Whether the transition table allows `trigger` in the current state."""
@@ -283,7 +250,7 @@ class Engine:
             self.history.remember(number, data, command)
             self._write(out, data, command, number, now)
         if self.stream.source is not None and self.stream.exhausted:
-            self._check_job_progress(now)  # an empty job (or its last line already acked) ends here
+            jobsteps.advance(self, now)  # an empty job (or its last line already acked) ends here
         return bytes(out)
 
     def _peek_command(self) -> Command | str | None:
@@ -294,7 +261,7 @@ class Engine:
             try:
                 line = self.stream.peek()
             except Exception as exc:  # the injected source (a file) failed: the job fails, not the link
-                self._fail_job(self._now, JobOutcome.FAILED, f"cannot read the job: {exc}")
+                jobsteps.end(self, JobOutcome.FAILED, f"cannot read the job: {exc}")
                 if self.state in (S.STARTING, S.PRINTING):
                     self.transition(Trigger.JOB_EOF, self._now)
                     self.transition(Trigger.JOB_DONE, self._now)
@@ -380,7 +347,7 @@ class Engine:
 
     def fatal(self, reason: str, now: float) -> None:
         """The printer cannot go on: end the job, fail every command, state Error."""
-        self._fail_job(now, JobOutcome.FAILED, reason)
+        jobsteps.end(self, JobOutcome.FAILED, reason)
         self._fail_all(now, reason)
         if allowed(self.state, Trigger.FATAL):
             self.transition(Trigger.FATAL, now, reason)
@@ -388,7 +355,7 @@ class Engine:
     def firmware_rebooted(self, now: float) -> None:
         """An unexpected `start` while connected: the printer lost its state; handshake anew."""
         self._events.append(FirmwareReset(self.stream.source is not None))
-        self._fail_job(now, JobOutcome.FAILED, "firmware reset: the printer lost its state")
+        jobsteps.end(self, JobOutcome.FAILED, "firmware reset: the printer lost its state")
         self._reset_link(now, "firmware reset")
         self.transition(Trigger.FIRMWARE_RESET, now)
         self._start_handshake(now)
@@ -418,7 +385,7 @@ class Engine:
             self._events.append(CommandFinished(command.command_id, command.text, ok, tuple(command.lines),
                                                 error or command.error, command.sent_at, now))
         if self.stream.source is not None:
-            self._check_job_progress(now)
+            jobsteps.advance(self, now)
 
     # ------------------------------------------------------------------ private helpers
     def _reset_link(self, now: float, reason: str) -> None:
@@ -435,13 +402,6 @@ class Engine:
         self.handshake.restart()
         self.send_hello(now)
 
-    def _queue_script(self, script: tuple[str, ...] | list[str], now: float) -> None:
-        for line in script:
-            text = gcode.validate_command(line)
-            if text:
-                self.stream.script_queued()
-                self.queue_internal(text, JOB_SCRIPT_TAG)
-
     def _fail_all(self, now: float, reason: str) -> None:
         """Fail every queued and in-flight command (reset, emergency, link loss)."""
         for entry in self.window.clear():
@@ -451,34 +411,3 @@ class Engine:
         self.stream.scripts_dropped()
         self.deadlines.clear()
         self.handshake.stop()
-
-    def _fail_job(self, now: float, outcome: JobOutcome, reason: str) -> None:
-        """End a running job without sending any more of it."""
-        name = self.stream.end()
-        if name is not None:
-            self._events.append(JobEnded(name, outcome, reason, self.stream.lines_sent))
-
-    def _check_job_progress(self, now: float) -> None:
-        """Take the job's automatic moves (`states.JOB_PROGRESS`) whose conditions now hold."""
-        stream = self.stream
-        step = JOB_PROGRESS.get(self.state)
-        if stream.source is None or step is None:
-            return
-        if self.state in AFTER_DRAIN_SCRIPT_STATES and stream.drained:
-            self._queue_script(stream.take_after_drain(), now)
-        conditions, trigger = step
-        holds = {C.SOURCE_DONE: stream.at_end, C.LINES_DRAINED: stream.drained, C.SCRIPTS_DONE: stream.scripts_done}
-        if not all(holds[condition] for condition in conditions):
-            return
-        name = stream.source.name
-        self.transition(trigger, now)
-        if trigger is Trigger.JOB_EOF:
-            self._check_job_progress(now)  # Finishing may already be drained
-        elif trigger is Trigger.PAUSE_DONE:
-            self._events.append(JobPaused(name))
-        elif trigger is Trigger.RESUME_DONE:
-            self._events.append(JobResumed(name))
-        else:
-            outcome, reason = (JobOutcome.CANCELLED, "cancelled") if trigger is Trigger.CANCEL_DONE else (JobOutcome.DONE, "")
-            stream.end()
-            self._events.append(JobEnded(name, outcome, reason, stream.lines_sent))
