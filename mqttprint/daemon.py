@@ -91,7 +91,7 @@ class Gateway:
         if config.metrics.enabled and config.rest.enabled:
             from mqttprint.integrations.metrics import GatewayMetrics
 
-            self.metrics = GatewayMetrics(self.printers, self.bus, config.gateway.id)
+            self.metrics = GatewayMetrics(self.printers, self.bus, config.gateway.id, self.jobs.jobs)
         self._stopped = threading.Event()
 
     def start(self) -> None:

@@ -1,9 +1,11 @@
 """Prometheus metrics for `/metrics`: the only module that imports prometheus_client.
 
-Cheap on the streaming path by design: gauges (state, link, temperatures, progress, MQTT) are
-read from the latest immutable snapshots at scrape time, `lines sent` is the engine's own
-counter, and only rare events (resends, timeouts, firmware errors, emergencies, reconnects,
-command round trips) arrive through the event bus. Job lines put nothing on the bus at all.
+Cheap on the streaming path by design: gauges (state, link, temperatures, MQTT) are read from
+the latest immutable snapshots at scrape time, the job's progress and layer are asked of each
+printer's job control at scrape time (what `/api/job` reads, so never a progress tick late),
+`lines sent` is the engine's own counter, and only rare events (resends, timeouts, firmware
+errors, emergencies, reconnects, command round trips) arrive through the event bus. Job lines
+put nothing on the bus at all.
 
 Names follow Prometheus conventions: `mqttprint_` prefix, base units in the name (`_seconds`,
 `_celsius`, `_ratio`), counters end in `_total`, labels `printer`, `sensor`, `state`, `code`.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
@@ -48,8 +50,14 @@ EVENT_COUNTERS = {
 }
 
 _WATCHED = (ResendRequested, CommunicationTimeout, FirmwareErrorReported, EmergencySent, StateChanged,
-            JobProgress, CommandTimed)
+            CommandTimed)
 _NOT_LINKED = (PrinterState.OFFLINE, PrinterState.OFFLINE_AFTER_ERROR, PrinterState.OPENING)
+
+
+class JobReader(Protocol):
+    """What the metrics need of a printer's job control (`runtime.jobs.PrinterJobs`)."""
+
+    def progress(self) -> JobProgress: ...
 
 
 def state_label(state: PrinterState) -> str:
@@ -61,15 +69,18 @@ class GatewayMetrics:
     """One gateway's metrics registry. Thread-safe: bus events on serial threads, requests on
     REST threads, scrapes on a REST thread."""
 
-    def __init__(self, printers: Mapping[str, PrinterService], bus: EventBus, gateway_id: str = "") -> None:
+    def __init__(self, printers: Mapping[str, PrinterService], bus: EventBus, gateway_id: str = "",
+                 jobs: Optional[Mapping[str, JobReader]] = None) -> None:
+        """`jobs`: each printer's job control, read at scrape time for the job's progress and layer
+        (without it those two series are absent)."""
         self.printers = printers
+        self.jobs: Mapping[str, JobReader] = jobs or {}
         self.bus = bus
         self.gateway_id = gateway_id
         self.registry = CollectorRegistry(auto_describe=True)
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = defaultdict(int)
         self._connected_once: set[str] = set()
-        self._progress: dict[str, JobProgress] = {}
         self._requests: dict[tuple[str, str], int] = defaultdict(int)
         self._mqtt_connected: Callable[[], Optional[bool]] = lambda: None
         self._mqtt_backlog: Callable[[], Optional[int]] = lambda: None
@@ -116,9 +127,7 @@ class GatewayMetrics:
             histogram.labels(pid).observe(max(0.0, event.seconds))
             return
         with self._lock:
-            if kind is JobProgress:
-                self._progress[pid] = event
-            elif kind is ResendRequested:
+            if kind is ResendRequested:
                 self._counts[(pid, "resends")] += 1
             elif kind is CommunicationTimeout:
                 self._counts[(pid, "timeouts")] += 1
@@ -170,8 +179,6 @@ class GatewayMetrics:
                                      labels=["printer"])
         layer = GaugeMetricFamily("mqttprint_printer_job_layer", "Current layer of the job (when the slicer "
                                   "marked layers)", labels=["printer"])
-        with self._lock:
-            jobs = dict(self._progress)
         for pid, printer in self.printers.items():
             snapshot = printer.snapshot()
             for each in PrinterState:
@@ -181,12 +188,12 @@ class GatewayMetrics:
                 actual.add_metric([pid, key], float(reading.actual))
                 if reading.target is not None:
                     target.add_metric([pid, key], float(reading.target))
-            job = jobs.get(pid)
+            reader = self.jobs.get(pid)
+            job = reader.progress() if reader is not None else None
             if job is not None and job.completion is not None:
                 progress.add_metric([pid], max(0.0, min(1.0, job.completion / 100.0)))
-            current_layer = getattr(job, "layer", None)
-            if isinstance(current_layer, (int, float)):
-                layer.add_metric([pid], float(current_layer))
+            if job is not None and job.layer is not None:
+                layer.add_metric([pid], float(job.layer))
         yield from (state, link, actual, target, progress, layer)
 
     def _gateway_metrics(self, requests: Mapping[tuple[str, str], int]) -> Iterator[Metric]:

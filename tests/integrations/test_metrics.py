@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional
 import pytest
 import requests
 
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, wait_for, wait_held
 from tests.helpers.rest import READ_KEY, Api, start_gateway
 
 pytestmark = pytest.mark.integration
@@ -179,3 +179,84 @@ def test_job_progress_and_lines(gateway_api: Api) -> None:
              timeout=30, what="progress 1.0", interval=0.05)
     gateway_api.wait_operational()
     assert value(gateway_api, 'mqttprint_printer_lines_sent_total{printer="p1"}') >= lines_before + 30
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gcode"
+PRUSA = "prusaslicer-2.5.0_box8x8x2.gcode"  # PrusaSlicer 2.5.0 CLI, 10 layers (fixtures/gcode/README.md)
+_NUMBERED = re.compile(rb"^N\d+ (.*?)\*\d+$")
+
+
+def file_commands(path: Path) -> list[tuple[str, Optional[int]]]:
+    """Each command line of a PrusaSlicer file with the 1-based layer it is in (None before the
+    first `;LAYER_CHANGE`): the test's own reading of the file, independent of gcodefile.live."""
+    commands: list[tuple[str, Optional[int]]] = []
+    layer = 0
+    for line in path.read_text().splitlines():
+        if line.startswith(";LAYER_CHANGE"):
+            layer += 1
+        body = line.split(";", 1)[0].strip()
+        if body:
+            commands.append((body, layer or None))
+    return commands
+
+
+def job_lines_received(received: list[bytes], commands: list[tuple[str, Optional[int]]]) -> int:
+    """How many of the file's commands the simulator received, in order (the host's own lines,
+    e.g. polls, in between are skipped)."""
+    count = 0
+    for raw in received:
+        match = _NUMBERED.match(raw.strip())
+        text = (match.group(1) if match else raw.strip()).decode()
+        if count < len(commands) and text == commands[count][0]:
+            count += 1
+    return count
+
+
+def test_job_layer_is_the_layer_the_job_is_in(broker: Any, tmp_path: Path) -> None:
+    # The file's M109 waits out Marlin's residency time: a short one keeps the test quick.
+    gateway, api = start_gateway(broker, tmp_path, "metrics_layer",
+                                 [{"id": "p1", "port": "sim://marlin?residency_time=0.1"}])
+    layer_series = 'mqttprint_printer_job_layer{printer="p1"}'
+    try:
+        api.wait_operational()
+        # The progress ticker feeds B/progress once a second; /metrics must not depend on it.
+        gateway.jobs.stop()
+        commands = file_commands(FIXTURES / PRUSA)
+        assert commands[0][1] is None and commands[-1][1] == 10
+        with open(FIXTURES / PRUSA, "rb") as stream:
+            assert api.call("POST", "/api/files/local", files={"file": (PRUSA, stream)}).status_code == 201
+        assert layer_series not in samples(api.get("/metrics", key=None).text)  # no job yet
+        port = api.printer().link.port
+        first = len(port.model.received_lines)
+        port.hold_output(after_lines=2)  # in the start code, before the first layer marker
+        assert api.post(f"/api/files/local/{PRUSA}", {"command": "select", "print": True}).status_code == 204
+        wait_held(port)
+        api.wait_quiet()
+        got = samples(api.get("/metrics", key=None).text)
+        assert got['mqttprint_printer_state{printer="p1",state="printing"}'] == 1.0
+        assert layer_series not in got  # printing, but no layer known yet
+        # Stop again in the middle of layer 3, far from its boundaries (the host reads a line ahead).
+        third = [i for i, (_, layer) in enumerate(commands) if layer == 3]
+        target = third[len(third) // 2]
+        with port.lock:
+            sent = job_lines_received(port.model.received_lines[first:], commands)
+        port.hold_output(after_lines=target + 1 - sent)
+        wait_held(port)
+        api.wait_quiet()
+        with port.lock:
+            sent = job_lines_received(port.model.received_lines[first:], commands)
+        expected = commands[sent - 1][1]
+        assert expected == 3 and {layer for _, layer in commands[sent - 1:sent + 8]} == {expected}, sent
+        assert samples(api.get("/metrics", key=None).text)[layer_series] == expected
+        port.release_output()
+        api.wait_state("Operational", timeout=60)
+        # A finished job keeps its last layer, like its progress ratio (and B/progress, /api/job).
+        got = samples(api.get("/metrics", key=None).text)
+        assert got[layer_series] == commands[-1][1]
+        assert got['mqttprint_printer_job_progress_ratio{printer="p1"}'] == 1.0
+        assert api.post(f"/api/files/local/{PRUSA}", {"command": "unselect"}).status_code == 204
+        got = samples(api.get("/metrics", key=None).text)
+        assert layer_series not in got and 'mqttprint_printer_job_progress_ratio{printer="p1"}' not in got
+    finally:
+        api.session.close()
+        gateway.stop()
