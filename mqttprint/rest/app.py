@@ -4,17 +4,24 @@ It turns the route tables of the `api_*` modules into URL rules (each twice: und
 `/plugin` for the default printer and under `/printer/<id>/...` for every printer), resolves the
 caller's API key, checks the route's permission, and renders `Reply`/`ApiError` — and every
 other error, including Flask's own 404/405/413 — as OctoPrint's `{"error": "..."}` JSON.
+
+A request body is received twice into the temporary directory (`TMPDIR`, else /tmp): waitress
+keeps a body over 512 KB in a temporary file, then Werkzeug copies a multipart file part over
+500 KB into another. When that directory is full, either copy fails: both answer 507 JSON like a
+full upload directory, with every temporary file closed (rest/server.py guards waitress's copy).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Iterator
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import IO, Any, Callable, Iterable, Mapping, Optional
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import FormDataParser
 
 from mqttprint.rest import (
     api_appkeys, api_control, api_files, api_fleet, api_job, api_printer, api_prompt, api_server, api_system,
@@ -24,6 +31,7 @@ from mqttprint.rest.auth import extract_key
 from mqttprint.rest.routing import FORBIDDEN_TEXT, SCOPE_API, SCOPE_ROOT, Call, Reply, Route, Services, Upload
 from mqttprint.rest.shapes import json_text
 from mqttprint.rest.validation import MAX_JSON_BYTES, ApiError
+from mqttprint.runtime.file_store import NO_SPACE, StorageFull
 from mqttprint.web import routes as web_routes
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,55 @@ UPLOAD_OVERHEAD = 256 * 1024
 def body_limit(max_upload_mb: int) -> int:
     """The largest request body Flask accepts (bigger ones: 413 JSON before anything is parsed)."""
     return max_upload_mb * 1024 * 1024 + UPLOAD_OVERHEAD
+
+
+#: WSGI environ key the REST server sets (to the OS error text) when a request body did not fit
+#: in the temporary directory; the body is then empty. Not an HTTP_ key: no client can send it.
+SPOOL_FULL_KEY = "mqttprint.spool_full"
+
+
+def spool_full(reason: str) -> StorageFull:
+    """The 507 error for a request body that did not fit in the temporary directory."""
+    directory = tempfile.gettempdir()
+    log.warning("request body refused: no room in the temporary directory %s (%s); free space there "
+                "or point TMPDIR at a larger file system", directory, reason)
+    return StorageFull(f"not enough space to receive the upload: the temporary directory is full ({reason})")
+
+
+class SpoolingFormParser(FormDataParser):
+    """Werkzeug's form parser, except that a full temporary directory while a file part is
+    spooled is `StorageFull` (507, not a 500), with every part spooled so far closed at once."""
+
+    def __init__(self, stream_factory: Callable[..., IO[bytes]], *args: Any, **kwargs: Any) -> None:
+        self._spooled: list[IO[bytes]] = []
+
+        def spool(**part: Any) -> IO[bytes]:
+            stream = stream_factory(**part)
+            self._spooled.append(stream)
+            return stream
+
+        super().__init__(spool, *args, **kwargs)
+
+    def parse(self, stream: IO[bytes], mimetype: str, content_length: Optional[int],
+              options: Optional[dict[str, str]] = None) -> Any:
+        try:
+            return super().parse(stream, mimetype, content_length, options)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            for spooled in self._spooled:  # unlinked temporary files: closing frees their space
+                try:
+                    spooled.close()
+                except OSError:  # closing flushes the write that found no room; the file is closed anyway
+                    pass
+            raise spool_full(exc.strerror or str(exc)) from None
+
+
+class GatewayRequest(Request):
+    """Flask's request with the spool-aware form parser."""
+
+    form_data_parser_class = SpoolingFormParser
+
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -154,6 +211,7 @@ def metrics_view(services: Services) -> Response:
 def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = ROUTE_TABLES) -> Flask:
     """Build the WSGI app for one gateway."""
     app = Flask("mqttprint.rest")
+    app.request_class = GatewayRequest
     # Form and upload bodies are capped here; JSON bodies much lower in _read_body.
     app.config["MAX_CONTENT_LENGTH"] = body_limit(services.config.rest.max_upload_mb)
     _register(app, [route for table in route_tables for route in table], services)
@@ -161,9 +219,22 @@ def create_app(services: Services, route_tables: Iterable[tuple[Route, ...]] = R
         app.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: metrics_view(services), methods=["GET"])
     services.rules = frozenset(rule.rule for rule in app.url_map.iter_rules())
 
+    @app.before_request
+    def body_received() -> None:
+        # The server could not keep this request's body (full temporary directory): say so
+        # before anything reads the (empty) body or the form.
+        reason = request.environ.get(SPOOL_FULL_KEY)
+        if reason is not None:
+            raise spool_full(str(reason))
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
         return json_response(exc.status, exc.body(), exc.headers)
+
+    @app.errorhandler(StorageFull)
+    def storage_full(exc: StorageFull) -> Response:
+        # The host's disk, not the caller: 507 Insufficient Storage, as Call.dispatch answers.
+        return json_response(507, {"error": str(exc)})
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -3,6 +3,12 @@
 The only module that imports waitress. `RestServer(config, registry, printers, bus)` is what the
 daemon constructs; `.start()` binds (port 0 picks a free port, see `.port`) and serves in the
 background, `.stop()` closes the listener and every connection.
+
+Waitress receives a request body over 512 KB into a temporary file before the app runs. When the
+temporary directory is full, waitress itself would drop the connection (the client sees a reset)
+and keep the partial file open; `_GuardedChannel` instead frees that file, reads and drops the
+rest of the body and hands the app an empty body marked `SPOOL_FULL_KEY`: the answer is the
+same 507 JSON as a full upload directory (rest/app.py).
 """
 
 from __future__ import annotations
@@ -13,16 +19,21 @@ import threading
 from typing import Any, Mapping, Optional
 
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.buffers import OverflowableBuffer
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import WSGITask
 
 from mqttprint.config import Config
-from mqttprint.rest.app import body_limit, create_app
+from mqttprint.rest.app import SPOOL_FULL_KEY, body_limit, create_app
 from mqttprint.rest.appkeys import AppKeyStore
 from mqttprint.rest.auth import Authenticator
 from mqttprint.rest.history import TemperatureHistory
 from mqttprint.rest.routing import Services
 from mqttprint.runtime.bus import EventBus
 from mqttprint.runtime.commands import CommandRegistry
+from mqttprint.runtime.file_store import NO_SPACE
 from mqttprint.runtime.port_detect import candidate_ports
 from mqttprint.runtime.printer_service import PrinterService
 from mqttprint.runtime.storage import installation_id, state_dir
@@ -35,6 +46,78 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.2
 #: How long stop() lets running requests (e.g. a `"reply": true` wait) finish, seconds.
 SHUTDOWN_GRACE = 2.0
+
+
+#: Overflow size of the empty in-memory buffer that replaces a body the temporary directory had no room for.
+_EMPTY_BODY_OVERFLOW = 1 << 20
+
+
+class _BodyBuffer:
+    """A request body buffer that survives a full temporary directory: the first write that finds
+    no room closes the partial file (freeing its space) and every later write is dropped, so the
+    request still completes and the client gets an answer instead of a reset."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.full: Optional[str] = None  # the OS error text once a write found no room
+
+    def append(self, data: bytes) -> None:
+        if self.full is not None:
+            return
+        try:
+            self.inner.append(data)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self.full = exc.strerror or str(exc)
+            try:
+                self.inner.close()
+            except OSError:  # closing flushes the write that found no room; the file is closed anyway
+                pass
+            # The empty body the app is handed: nothing is appended, so it stays in memory.
+            self.inner = OverflowableBuffer(_EMPTY_BODY_OVERFLOW)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __bool__(self) -> bool:
+        return bool(self.inner)
+
+    def __getattr__(self, name: str) -> Any:  # get, skip, prune, getfile, close: the buffer's own
+        return getattr(self.inner, name)
+
+
+class _GuardedParser(HTTPRequestParser):
+    """Waitress's request parser with the body received through a `_BodyBuffer`."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if self.body_rcv is not None:
+            self.body_rcv.buf = _BodyBuffer(self.body_rcv.buf)
+
+    @property
+    def spool_full(self) -> Optional[str]:
+        buffer = getattr(self.body_rcv, "buf", None)
+        return buffer.full if isinstance(buffer, _BodyBuffer) else None
+
+
+class _GuardedTask(WSGITask):
+    """Tells the app (environ `SPOOL_FULL_KEY`, body length 0) that the body was dropped."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        reason = getattr(self.request, "spool_full", None)
+        if reason is not None:
+            environ[SPOOL_FULL_KEY] = reason
+            environ["CONTENT_LENGTH"] = "0"
+        return environ
+
+
+class _GuardedChannel(HTTPChannel):
+    """Waitress's connection, with the guarded parser and task."""
+
+    parser_class = _GuardedParser
+    task_class = _GuardedTask
 
 
 def build_services(config: Config, registry: CommandRegistry, printers: Mapping[str, PrinterService],
@@ -89,6 +172,9 @@ class RestServer:
             # bodies over twice that are cut off by waitress itself (plain-text 413).
             max_request_body_size=2 * body_limit(self.config.rest.max_upload_mb),
         )
+        for listener in self._map.values():  # every listening socket (one per address) accepts guarded
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = _GuardedChannel
         self.port = int(self._server.effective_port)
         self.services.history.attach(self._bus)
         if self.services.push is not None:

@@ -36,11 +36,12 @@ class FileTooLarge(InvalidCommand):
 
 
 class StorageFull(MqttprintError):
-    """The upload directory's file system is full (or over quota): nothing was stored (REST 507)."""
+    """The upload directory's file system (or the temporary directory an upload is received into)
+    is full or over quota: nothing was stored (REST 507)."""
 
 
-#: write errors that mean "no room", not a broken disk
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+#: write errors that mean "no room", not a broken disk (EFBIG: a file size limit, RLIMIT_FSIZE)
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class FileStore:
                     counter.feed(chunk)
             os.replace(tmp, self.directory / safe)
         except OSError as exc:
-            if exc.errno in _NO_SPACE:
+            if exc.errno in NO_SPACE:
                 log.warning("upload of %s refused: %s (the partial file was removed)", safe, exc.strerror)
                 raise StorageFull(f"not enough space to store {safe} ({exc.strerror})") from None
             raise
