@@ -1,11 +1,13 @@
 """The MQTT bridge: inbound requests -> command registry, replies and rejections back out.
 
-Threads: paho's network thread only copies a message and queues it (`on_message` never blocks);
-one worker per printer validates and dispatches (dispatch may wait briefly for the serial thread);
-a second worker per printer handles `B/emergency` and command payloads that contain emergency
-codes, so an emergency never waits behind another request (or another printer's emergency);
-system commands (which may run for a while) have a worker of their own. Replies are sent when every
-command's handle completes (done callbacks, no thread waits) or after REPLY_TIMEOUT.
+Threads: one network thread serves every connection (the gateway's and each printer's,
+`network_loop.NetworkLoop`); it only copies a message and queues it on its lane (`on_message` never
+blocks), except `B/emergency`, which it validates and writes itself. Lanes (`lanes.LanePool`): each
+printer's requests in order, each printer's urgent requests (command payloads with emergency codes,
+prompt answers) in order, and the system commands, which may run for a while; lanes run in
+parallel on workers started on demand, so no request waits behind another lane's, and at rest two
+warm workers serve any number of printers. Replies are sent when every command's handle completes
+(done callbacks, no thread waits) or after REPLY_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import dataclasses
 import functools
 import json
 import logging
-import queue
 import secrets
 import threading
 import time
@@ -23,9 +24,11 @@ from typing import Any, Mapping, Optional
 
 from mqttprint.config import Config
 from mqttprint.mqtt import admission, discovery, payloads, prompt_answer, topics
-from mqttprint.mqtt.client import ClientSettings, InboundMessage, MqttClient
+from mqttprint.mqtt.client import RECONNECT_MAX, RECONNECT_MIN, ClientSettings, InboundMessage, MqttClient
 from mqttprint.mqtt.dedup import RecentIds
 from mqttprint.mqtt.fleet import Fleet
+from mqttprint.mqtt.lanes import LanePool
+from mqttprint.mqtt.network_loop import NetworkLoop
 from mqttprint.mqtt.payloads import ParsedRequest, PayloadError
 from mqttprint.mqtt.publisher import EVENT_TYPES, TRAFFIC_TYPES, Publication, Publisher
 from mqttprint.protocol import gcode
@@ -102,13 +105,17 @@ class MqttBridge:
         )
         # One connection for the gateway itself and one per printer: MQTT gives one last will per
         # connection, and each printer's `B/availability` must turn `offline` by itself when the
-        # process dies. Each printer's requests also arrive on its own network thread, so one
-        # printer's traffic never delays another printer's emergency stop.
-        self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_gateway_message)
+        # process dies. One network thread serves them all (a thread per connection would grow
+        # with the printers); it hands requests to lanes at once, so one printer's traffic never
+        # delays another printer's emergency stop.
+        self.network = NetworkLoop(reconnect_min=RECONNECT_MIN, reconnect_max=RECONNECT_MAX)
+        self.client = MqttClient(settings, self._on_connect, self._on_disconnect, self._on_gateway_message,
+                                 network=self.network)
         self.printer_clients = {
             pid: MqttClient(printer_settings(settings, self.topics[pid]),
                             functools.partial(self._on_printer_connect, pid),
-                            functools.partial(self._on_printer_disconnect, pid), self._on_message)
+                            functools.partial(self._on_printer_disconnect, pid), self._on_message,
+                            network=self.network)
             for pid in printers}
         self.publisher = Publisher(config, self.client, printers, on_tick=self._tick,
                                    system_listing=self._system_listing, printer_clients=self.printer_clients)
@@ -116,10 +123,11 @@ class MqttBridge:
         self.fleet = Fleet(config, self.client, registry, on_settled=self._connect_printers,
                            on_yield=self._release_printer, on_reclaim=self._reclaim_printer)
         self.fleet.register(registry)
-        # Lanes: "<id>" (requests), "<id>!" (emergencies), "!system" (system commands).
-        lanes = [pid for pid in printers] + [f"{pid}!" for pid in printers] + ["!system"]
-        self._lanes: dict[str, queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]] = {
-            lane: queue.Queue(m.request_queue) for lane in lanes}
+        # Lanes: "<id>" (requests), "<id>!" (urgent requests), "!system" (system commands); at most
+        # one worker per lane, so no lane ever waits for a worker another lane holds.
+        self._lanes: LanePool[tuple[InboundMessage, topics.Inbound]] = LanePool(
+            "mqtt-requests", self._handle_queued, capacity=m.request_queue, max_workers=2 * len(printers) + 1,
+            keep=2)
         # Ids of accepted requests, per printer, for mqtt.duplicate_window seconds (QoS 1 redelivery).
         self._seen = {pid: RecentIds(m.duplicate_window) for pid in printers}
         # Emergencies are never refused for age, so a late copy (a bridge, a client's offline
@@ -129,7 +137,6 @@ class MqttBridge:
         self._pending: dict[int, PendingReply] = {}
         self._pending_lock = threading.Lock()
         self._unsubscribe: list[Any] = []
-        self._workers: list[threading.Thread] = []
         self._started = False
         self._stopped = False
 
@@ -141,10 +148,7 @@ class MqttBridge:
         self._started = True
         types = EVENT_TYPES + (TRAFFIC_TYPES if self.config.mqtt.terminal else ())
         self._unsubscribe.append(self.bus.subscribe(self.publisher.on_bus, types))
-        for lane, q in self._lanes.items():
-            self._workers.append(threading.Thread(target=self._work, args=(q,), name=f"mqtt-{lane}", daemon=True))
-        for worker in self._workers:
-            worker.start()
+        self._lanes.start()
         self.publisher.start()
         self.client.start()
 
@@ -162,19 +166,13 @@ class MqttBridge:
         for client in self.printer_clients.values():
             client.stop()
         self.client.stop()
-        for q in self._lanes.values():
-            try:
-                q.put_nowait(None)
-            except queue.Full:
-                pass  # the worker is a daemon thread; it ends with the process
-        for worker in self._workers:
-            worker.join(1.0)
+        self.network.stop()
+        self._lanes.stop()
 
     def healthy(self) -> bool:
         """Whether the MQTT threads are alive (for the systemd watchdog). Being disconnected from
-        the broker is healthy: paho reconnects, and restarting the gateway would stop prints."""
-        return (self.client.loop_alive() and all(c.loop_alive() for c in self.printer_clients.values() if c.started)
-                and self.publisher.alive() and all(worker.is_alive() for worker in self._workers))
+        the broker is healthy: the network loop reconnects, and restarting the gateway would stop prints."""
+        return self.network.alive() and self.publisher.alive() and self._lanes.alive()
 
     def connected(self) -> bool:
         """Whether the gateway's connection and the connection of every printer it serves are up."""
@@ -182,7 +180,7 @@ class MqttBridge:
                 and all(self.publisher.is_connected(p) for p in self.fleet.held()))
 
     def _connect_printers(self, held: frozenset[str]) -> None:
-        """The fleet settled which printers this gateway serves: connect them (paho thread)."""
+        """The fleet settled which printers this gateway serves: connect them (network thread)."""
         for pid in held:
             if not self._stopped:
                 self.printer_clients[pid].start()
@@ -214,7 +212,7 @@ class MqttBridge:
             return None
         return _plain(self.registry.dispatch(Request("system.list", {}, None, "mqtt")).data)
 
-    # ------------------------------------------------------------------ paho thread
+    # ------------------------------------------------------------------ network thread
     def _on_gateway_message(self, message: InboundMessage) -> None:
         if not self.fleet.on_message(message):
             self._on_message(message)
@@ -264,21 +262,16 @@ class MqttBridge:
         urgent = inbound.kind in (topics.EMERGENCY, topics.PROMPT_ANSWER) or (
             inbound.kind == topics.COMMAND and gcode.EMERGENCY_IN_PAYLOAD.search(message.payload[:65536]) is not None)
         if inbound.kind == topics.EMERGENCY:
-            # The emergency fast path: validated and written right here on paho's network thread
+            # The emergency fast path: validated and written right here on the network thread
             # (emergency() only takes the port's write lock), saving a thread hand-off. B/command
             # payloads with emergency codes may also queue other lines, so they use the urgent worker.
             try:
                 self._handle(message, inbound)
-            except Exception:  # callback boundary: never let one request kill paho's thread
+            except Exception:  # callback boundary: never let one request kill the network thread
                 log.exception("MQTT emergency on %s failed", message.topic)
             return
-        if inbound.kind == topics.SYSTEM:
-            target = self._lanes["!system"]
-        else:
-            target = self._lanes[inbound.printer_id + ("!" if urgent else "")]
-        try:
-            target.put_nowait((message, inbound))
-        except queue.Full:
+        lane = "!system" if inbound.kind == topics.SYSTEM else inbound.printer_id + ("!" if urgent else "")
+        if not self._lanes.submit(lane, (message, inbound), urgent=urgent):
             pid = inbound.printer_id
             rid = admission.peek_id(message.payload, self.config.mqtt.max_payload)
             route, _ = self._response_route(message, pid)
@@ -288,15 +281,11 @@ class MqttBridge:
                          "(mqtt.request_queue); try again later", rid, route)
 
     # ------------------------------------------------------------------ workers
-    def _work(self, q: queue.Queue[Optional[tuple[InboundMessage, topics.Inbound]]]) -> None:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            try:
-                self._handle(*item)
-            except Exception:  # thread boundary: one bad request must not end the worker
-                log.exception("MQTT request on %s failed", item[0].topic)
+    def _handle_queued(self, item: tuple[InboundMessage, topics.Inbound]) -> None:
+        try:
+            self._handle(*item)
+        except Exception:  # worker boundary: one bad request must not end the worker
+            log.exception("MQTT request on %s failed", item[0].topic)
 
     def _handle(self, message: InboundMessage, inbound: topics.Inbound) -> None:
         pid = inbound.printer_id

@@ -3,8 +3,10 @@
 Hides paho's types from the rest of the gateway: inbound messages arrive as `InboundMessage`,
 publishing takes plain values. Connection handling follows the reference notes: VERSION2
 callbacks, MQTT 5 (clean start, no session kept) or 3.1.1 (clean session), a retained last will,
-`connect_async` + `loop_start` so start-up never waits for the broker, automatic reconnect with
-exponential back-off, `suppress_exceptions` so a bug in a callback never kills the network thread.
+`suppress_exceptions` so a bug in a callback never kills the network thread. The network side is
+paho's external-loop API driven by a `NetworkLoop` that many clients share (one thread for every
+connection of the gateway, not one each): start-up never waits for the broker, and reconnects back
+off exponentially.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from mqttprint.mqtt.network_loop import NetworkLoop
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,11 @@ class InboundMessage:
 
 
 class MqttClient:
-    """A thin, thread-safe wrapper around one paho client running its own network thread.
+    """A thin, thread-safe wrapper around one paho client, served by a (shared) `NetworkLoop`.
 
-    Callbacks (`on_connect()`, `on_disconnect(reason)`, `on_message(InboundMessage)`) run on
-    paho's thread: they must return quickly and never block.
+    Callbacks (`on_connect()`, `on_disconnect(reason)`, `on_message(InboundMessage)`) run on the
+    network loop's thread, which every connection of the gateway shares: they must return quickly
+    and never block. Without `network`, the client gets a loop (and thread) of its own.
     """
 
     def __init__(
@@ -78,8 +83,12 @@ class MqttClient:
         on_connect: Callable[[], None],
         on_disconnect: Callable[[str], None],
         on_message: Callable[[InboundMessage], None],
+        network: Optional[NetworkLoop] = None,
     ) -> None:
         self.settings = settings
+        self.name = f"mqtt {settings.client_id}"
+        self._own_network = network is None
+        self._network = network or NetworkLoop(reconnect_min=RECONNECT_MIN, reconnect_max=RECONNECT_MAX)
         self.mqtt5 = settings.protocol == 5
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -91,7 +100,6 @@ class MqttClient:
                                    reconnect_on_failure=True, **extra)
         self._client.suppress_exceptions = True
         self._client.enable_logger(logging.getLogger("mqttprint.mqtt.paho"))
-        self._client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
         self._client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
         if settings.username is not None:
             self._client.username_pw_set(settings.username, settings.password)
@@ -106,6 +114,8 @@ class MqttClient:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
         self._client.on_subscribe = self._handle_subscribe
+        # A publication from another thread only wakes the shared loop, which writes it.
+        self._client.on_socket_register_write = self._wake_network
         self._started = False
         # paho's network thread only: subscriptions sent since the last connect, not yet acknowledged
         self._unacknowledged: set[int] = set()
@@ -113,7 +123,7 @@ class MqttClient:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Connect in the background; paho keeps retrying until the broker answers."""
+        """Connect in the background; the network loop keeps retrying until the broker answers."""
         if self._started:
             return
         self._started = True
@@ -124,19 +134,19 @@ class MqttClient:
                                        clean_start=True)
         else:
             self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
-        self._client.loop_start()
+        self._network.add(self)
 
     def stop(self) -> None:
-        """Disconnect cleanly (no last will) and stop the network thread."""
+        """Disconnect cleanly (no last will) and leave the network loop."""
         if not self._started:
             return
         self._started = False
-        # paho's network thread logs "Client is not connected" at ERROR while it winds down after
-        # a deliberate disconnect (its socket is gone before the thread sees the stop); that is
-        # not an error worth a journal line. Silence it *before* disconnecting: afterwards is a race.
-        self._client.disable_logger()
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._network.release(self)
+        self._client.disconnect()  # queued; the loop writes it, then paho closes the socket
+        self._network.wake()
+        self._network.remove(self)
+        if self._own_network:
+            self._network.stop()
 
     @property
     def started(self) -> bool:
@@ -144,10 +154,44 @@ class MqttClient:
         return self._started
 
     def loop_alive(self) -> bool:
-        """Whether paho's network thread runs. paho has no public accessor; its `_thread` is the
-        thread `loop_start()` created (an exception in a callback would have ended it)."""
-        thread = getattr(self._client, "_thread", None)
-        return self._started and thread is not None and thread.is_alive()
+        """Whether the network loop serving this client runs."""
+        return self._started and self._network.alive()
+
+    # ------------------------------------------------------------------ the network loop's side
+    def io_fileno(self) -> Optional[int]:
+        """The socket's descriptor, or None while disconnected (network loop)."""
+        sock = self._client.socket()
+        return None if sock is None else sock.fileno()
+
+    def io_wants_write(self) -> bool:
+        """Whether packets wait to be written (network loop)."""
+        return self._client.want_write()
+
+    def io_pending(self) -> bool:
+        """Whether TLS has decrypted bytes that the socket's readiness does not show (network loop)."""
+        sock = self._client.socket()
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def io_read(self) -> None:
+        """Read and handle incoming packets; callbacks run here (network loop)."""
+        self._client.loop_read()
+
+    def io_write(self) -> None:
+        """Write queued packets (network loop)."""
+        self._client.loop_write()
+
+    def io_misc(self) -> None:
+        """Keepalive ping, and closing a connection whose broker went silent (network loop)."""
+        self._client.loop_misc()
+
+    def io_connect(self) -> None:
+        """Open the socket (DNS, TCP, TLS: blocking) and queue CONNECT (the loop's connector)."""
+        result = self._client.reconnect()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise OSError(f"connect failed: {paho.error_string(result)}")
+
+    def _wake_network(self, client: paho.Client, userdata: object, sock: object) -> None:
+        self._network.wake()
 
     # ------------------------------------------------------------------ traffic
     def subscribe(self, filters: Sequence[str], *, commands: bool) -> None:
@@ -226,6 +270,7 @@ class MqttClient:
             log.info("connected to MQTT broker %s:%d (MQTT %s)", self.settings.host, self.settings.port,
                      "5" if self.mqtt5 else "3.1.1")
             _disable_nagle(client)
+            self._network.accepted(self)
             self._unacknowledged.clear()
             self._acknowledged = 0
             self._on_connect()

@@ -190,8 +190,7 @@ def test_reply_namespace_and_foreign_topics_allowed(response_topic: str) -> None
 
 def test_busy_refusal_carries_the_id() -> None:
     h = Harness(request_queue=1)
-    lane = h.bridge._lanes["p1"]
-    lane.put_nowait(None)  # the worker threads are not started: the lane stays full
+    assert h.bridge._lanes.submit("p1", None)  # type: ignore[arg-type]  # not started: the lane stays full
     message = InboundMessage("b/p1/command", json.dumps({"command": "M105", "id": "q2"}).encode(), 1, False)
     h.bridge._on_message(message)
     (reply,) = h.published("b/p1/reply")

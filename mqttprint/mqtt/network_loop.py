@@ -1,0 +1,273 @@
+"""One network thread for every MQTT connection of the gateway, over paho's external-loop API.
+
+paho's `loop_start()` gives each client a thread of its own. The gateway keeps one connection per
+printer (each carries its printer's last will) plus its own, so that was a thread per printer. Here
+one thread polls every connection's socket and drives paho through `loop_read`, `loop_write` and
+`loop_misc` (keepalive, once a second). Opening a connection blocks (DNS, TCP connect, TLS
+handshake, up to paho's connect timeout), so each connect runs on a short-lived thread of its own:
+a broker slow to accept never stalls the traffic of the connections that are up, nor another
+connection's connect. Once connected, the gateway holds one network thread however many
+connections it has. Reconnects back off from
+`reconnect_min` to `reconnect_max` seconds, doubling, and start again from the minimum once the
+broker accepted the connection.
+
+This module does not import paho: a connection is anything with the `Connection` methods
+(`mqtt.client.MqttClient` is the one the gateway uses).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Protocol
+
+log = logging.getLogger(__name__)
+
+#: keepalive and back-off bookkeeping happen at least this often (seconds)
+MISC_INTERVAL = 1.0
+POLL_IN = select.POLLIN | select.POLLPRI
+POLL_TROUBLE = select.POLLERR | select.POLLHUP | select.POLLNVAL
+
+
+class Connection(Protocol):
+    """What the loop needs of one MQTT connection (methods are called on the loop's threads)."""
+
+    name: str
+
+    def io_fileno(self) -> Optional[int]:
+        """The socket's descriptor, or None while there is no socket."""
+
+    def io_wants_write(self) -> bool:
+        """Whether bytes wait to be written."""
+
+    def io_pending(self) -> bool:
+        """Whether bytes were already read off the socket but not processed (TLS records)."""
+
+    def io_read(self) -> None:
+        """Read and handle what arrived (callbacks run here)."""
+
+    def io_write(self) -> None:
+        """Write what waits."""
+
+    def io_misc(self) -> None:
+        """Keepalive: ping when idle, drop a connection whose broker stopped answering."""
+
+    def io_connect(self) -> None:
+        """Open the socket and queue the CONNECT (blocking; raises OSError/ValueError on failure)."""
+
+
+@dataclass(eq=False)
+class _Entry:
+    connection: Connection
+    wanted: bool = True
+    connecting: bool = False
+    #: monotonic time of the next connect attempt; None while a socket is open
+    next_attempt: Optional[float] = 0.0
+    delay: float = 0.0
+    failures: int = 0
+    gone: threading.Event = field(default_factory=threading.Event)
+
+
+class NetworkLoop:
+    """The network thread and the connector thread shared by every connection added to it.
+
+    Thread-safe: `add`, `remove`, `wake` and `accepted` may be called from any thread; the
+    connections' callbacks run on the network thread and must not block.
+    """
+
+    def __init__(self, name: str = "mqtt-network", reconnect_min: float = 1.0, reconnect_max: float = 30.0) -> None:
+        self.name = name
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self._lock = threading.Lock()
+        self._entries: dict[int, _Entry] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    # ------------------------------------------------------------------ any thread
+    def add(self, connection: Connection) -> None:
+        """Serve `connection`: connect at once, keep it connected until `remove()`."""
+        with self._lock:
+            self._entries[id(connection)] = _Entry(connection, delay=self.reconnect_min)
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        self.wake()
+
+    def release(self, connection: Connection) -> None:
+        """Stop reconnecting `connection` and wait (bounded) for a connect under way to finish, so
+        the caller can disconnect it cleanly."""
+        with self._lock:
+            entry = self._entries.get(id(connection))
+            if entry is None:
+                return
+            entry.wanted = False
+        deadline = time.monotonic() + 10.0
+        while entry.connecting and time.monotonic() < deadline:
+            time.sleep(0.01)  # a blocking connect under way (at most paho's connect timeout)
+
+    def remove(self, connection: Connection, timeout: float = 2.0) -> None:
+        """Forget `connection` once its socket closed (after a DISCONNECT went out), or after `timeout`."""
+        with self._lock:
+            entry = self._entries.get(id(connection))
+        if entry is None:
+            return
+        entry.wanted = False
+        self.wake()
+        if not entry.gone.wait(timeout):
+            log.debug("%s: socket still open after %g s; forgetting it", connection.name, timeout)
+        with self._lock:
+            self._entries.pop(id(connection), None)
+
+    def accepted(self, connection: Connection) -> None:
+        """The broker accepted the connection: the next reconnect starts from the shortest wait."""
+        with self._lock:
+            entry = self._entries.get(id(connection))
+            if entry is not None:
+                entry.delay = self.reconnect_min
+                entry.failures = 0
+
+    def wake(self) -> None:
+        """Make the network thread look again (bytes to write, a connection added or removed)."""
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the thread is about to wake anyway
+
+    def alive(self) -> bool:
+        """Whether the network thread runs (or nothing was added yet)."""
+        if self._thread is None:
+            return not self._stopping
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the network thread (connections should have been removed first)."""
+        with self._lock:
+            self._stopping = True
+        self.wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # ------------------------------------------------------------------ the network thread
+    def _run(self) -> None:
+        next_misc = time.monotonic() + MISC_INTERVAL
+        while not self._stopping:
+            try:
+                next_misc = self._cycle(next_misc)
+            except Exception:  # thread boundary: one connection's bug must not end every connection
+                log.exception("MQTT network loop iteration failed")
+                time.sleep(0.05)
+
+    def _cycle(self, next_misc: float) -> float:
+        now = time.monotonic()
+        with self._lock:
+            entries = list(self._entries.values())
+        poller = select.poll()
+        poller.register(self._wake_r, POLL_IN)
+        by_fd: dict[int, _Entry] = {}
+        pending: list[_Entry] = []
+        wake_at = next_misc
+        for entry in entries:
+            if entry.connecting:
+                continue
+            fd = entry.connection.io_fileno()
+            if fd is None or fd < 0:
+                wake_at = min(wake_at, self._closed(entry, now))
+                continue
+            entry.next_attempt = None
+            poller.register(fd, POLL_IN | (select.POLLOUT if entry.connection.io_wants_write() else 0))
+            by_fd[fd] = entry
+            if entry.connection.io_pending():
+                pending.append(entry)
+        timeout_ms = 0 if pending else max(0, int((wake_at - now) * 1000) + 1)
+        ready = poller.poll(timeout_ms)
+        for fd, mask in ready:
+            if fd == self._wake_r:
+                self._drain_wake()
+                continue
+            entry = by_fd[fd]
+            self._serve(entry, mask)
+            if entry in pending:
+                pending.remove(entry)
+        for entry in pending:
+            self._serve(entry, select.POLLIN)
+        now = time.monotonic()
+        if now >= next_misc:
+            for entry in entries:
+                if not entry.connecting and entry.connection.io_fileno() is not None:
+                    self._guard(entry, entry.connection.io_misc)
+            next_misc = now + MISC_INTERVAL
+        return next_misc
+
+    def _serve(self, entry: _Entry, mask: int) -> None:
+        connection = entry.connection
+        if mask & (POLL_IN | POLL_TROUBLE):
+            self._guard(entry, connection.io_read)
+        if mask & select.POLLOUT and connection.io_fileno() is not None:
+            self._guard(entry, connection.io_write)
+
+    def _guard(self, entry: _Entry, step: object) -> None:
+        try:
+            step()  # type: ignore[operator]
+        except Exception:  # one connection's failure (a callback bug paho re-raised) stays its own
+            log.exception("%s: MQTT network step failed", entry.connection.name)
+
+    def _closed(self, entry: _Entry, now: float) -> float:
+        """A connection without a socket: done when unwanted, else its next connect. Returns when
+        the loop must look again."""
+        if not entry.wanted:
+            entry.gone.set()
+            return now + MISC_INTERVAL
+        if entry.next_attempt is None:  # the socket just closed: wait before trying again
+            entry.next_attempt = now + entry.delay
+            entry.delay = min(entry.delay * 2, self.reconnect_max)
+        if entry.next_attempt <= now:
+            with self._lock:
+                if not entry.wanted or entry.connecting or self._stopping:
+                    return now + MISC_INTERVAL
+                entry.connecting = True
+            threading.Thread(target=self._connect, args=(entry,), name=f"{self.name}-connect", daemon=True).start()
+            return now + MISC_INTERVAL
+        return entry.next_attempt
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    # ------------------------------------------------------------------ a connect's own thread
+    def _connect(self, entry: _Entry) -> None:
+        failure: Optional[BaseException] = None
+        try:
+            entry.connection.io_connect()
+        except (OSError, ValueError) as exc:  # refused, unreachable, DNS, TLS: try again later
+            failure = exc
+        except Exception as exc:  # thread boundary: a bug in one connect is logged and retried
+            log.exception("%s: MQTT connect failed", entry.connection.name)
+            failure = exc
+        with self._lock:
+            entry.connecting = False
+            if failure is None:
+                entry.next_attempt = None
+        self.wake()  # the new socket (or the next attempt's time) is the loop's to watch now
+        if failure is None:
+            return
+        with self._lock:
+            entry.failures += 1
+            entry.next_attempt = time.monotonic() + entry.delay
+            wait = entry.delay
+            entry.delay = min(entry.delay * 2, self.reconnect_max)
+        # The first failure in a row is worth a journal line; the retries every few seconds are not.
+        level = logging.WARNING if entry.failures == 1 else logging.DEBUG
+        log.log(level, "%s: cannot reach the MQTT broker (%s); retrying in %g s (then up to %g s apart)",
+                entry.connection.name, failure, wait, self.reconnect_max)
