@@ -143,7 +143,7 @@ class MqttClient:
         self._started = False
         self._network.release(self)
         self._client.disconnect()  # queued; the loop writes it, then paho closes the socket
-        self._network.wake()
+        self._network.wake(self)
         self._network.remove(self)
         if self._own_network:
             self._network.stop()
@@ -191,7 +191,7 @@ class MqttClient:
             raise OSError(f"connect failed: {paho.error_string(result)}")
 
     def _wake_network(self, client: paho.Client, userdata: object, sock: object) -> None:
-        self._network.wake()
+        self._network.wake(self)
 
     # ------------------------------------------------------------------ traffic
     def subscribe(self, filters: Sequence[str], *, commands: bool) -> None:

@@ -70,6 +70,9 @@ class _Entry:
     delay: float = 0.0
     failures: int = 0
     gone: threading.Event = field(default_factory=threading.Event)
+    #: the descriptor and event mask registered with the poller (network thread only)
+    fd: Optional[int] = None
+    mask: int = 0
 
 
 class NetworkLoop:
@@ -85,9 +88,19 @@ class NetworkLoop:
         self.reconnect_max = reconnect_max
         self._lock = threading.Lock()
         self._entries: dict[int, _Entry] = {}
+        #: connections to look at again (they queued bytes, connected, were added or removed)
+        self._dirty: set[_Entry] = set()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        # The network thread's own state: one poller kept across iterations (a wake-up looks at
+        # the connections that changed, not at all of them), the connections without a socket,
+        # and those whose TLS layer holds bytes already read.
+        self._poller = select.poll()
+        self._poller.register(self._wake_r, POLL_IN)
+        self._by_fd: dict[int, _Entry] = {}
+        self._closed_entries: set[_Entry] = set()
+        self._pending: set[_Entry] = set()
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
@@ -95,7 +108,9 @@ class NetworkLoop:
     def add(self, connection: Connection) -> None:
         """Serve `connection`: connect at once, keep it connected until `remove()`."""
         with self._lock:
-            self._entries[id(connection)] = _Entry(connection, delay=self.reconnect_min)
+            entry = _Entry(connection, delay=self.reconnect_min)
+            self._entries[id(connection)] = entry
+            self._dirty.add(entry)
             if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
@@ -120,7 +135,7 @@ class NetworkLoop:
         if entry is None:
             return
         entry.wanted = False
-        self.wake()
+        self.wake(connection)
         if not entry.gone.wait(timeout):
             log.debug("%s: socket still open after %g s; forgetting it", connection.name, timeout)
         with self._lock:
@@ -134,8 +149,14 @@ class NetworkLoop:
                 entry.delay = self.reconnect_min
                 entry.failures = 0
 
-    def wake(self) -> None:
-        """Make the network thread look again (bytes to write, a connection added or removed)."""
+    def wake(self, connection: Optional[Connection] = None) -> None:
+        """Make the network thread look again, at `connection` in particular (it queued bytes to
+        write, it is being removed)."""
+        if connection is not None:
+            with self._lock:
+                entry = self._entries.get(id(connection))
+                if entry is not None:
+                    self._dirty.add(entry)
         try:
             os.write(self._wake_w, b"\0")
         except BlockingIOError:
@@ -168,44 +189,78 @@ class NetworkLoop:
 
     def _cycle(self, next_misc: float) -> float:
         now = time.monotonic()
+        full = now >= next_misc
         with self._lock:
-            entries = list(self._entries.values())
-        poller = select.poll()
-        poller.register(self._wake_r, POLL_IN)
-        by_fd: dict[int, _Entry] = {}
-        pending: list[_Entry] = []
+            look = list(self._entries.values()) if full else list(self._dirty)
+            self._dirty.clear()
+        for entry in look:
+            self._examine(entry)
+        if full:  # keepalive for every connection, and a look at all of them (a missed change costs 1 s)
+            for entry in look:
+                if entry.fd is not None:
+                    self._guard(entry, entry.connection.io_misc)
+                    self._examine(entry)
+            next_misc = now + MISC_INTERVAL
         wake_at = next_misc
-        for entry in entries:
-            if entry.connecting:
-                continue
-            fd = entry.connection.io_fileno()
-            if fd is None or fd < 0:
-                wake_at = min(wake_at, self._closed(entry, now))
-                continue
-            entry.next_attempt = None
-            poller.register(fd, POLL_IN | (select.POLLOUT if entry.connection.io_wants_write() else 0))
-            by_fd[fd] = entry
-            if entry.connection.io_pending():
-                pending.append(entry)
-        timeout_ms = 0 if pending else max(0, int((wake_at - now) * 1000) + 1)
-        ready = poller.poll(timeout_ms)
+        for entry in list(self._closed_entries):
+            wake_at = min(wake_at, self._closed(entry, now))
+        timeout_ms = 0 if self._pending else max(0, int((wake_at - now) * 1000) + 1)
+        ready = self._poller.poll(timeout_ms)
+        served: set[_Entry] = set()
         for fd, mask in ready:
             if fd == self._wake_r:
                 self._drain_wake()
                 continue
-            entry = by_fd[fd]
-            self._serve(entry, mask)
-            if entry in pending:
-                pending.remove(entry)
-        for entry in pending:
+            entry = self._by_fd.get(fd)
+            if entry is not None and entry not in served:
+                served.add(entry)
+                self._serve(entry, mask)
+        for entry in self._pending - served:  # TLS bytes already read off the socket
+            served.add(entry)
             self._serve(entry, select.POLLIN)
-        now = time.monotonic()
-        if now >= next_misc:
-            for entry in entries:
-                if not entry.connecting and entry.connection.io_fileno() is not None:
-                    self._guard(entry, entry.connection.io_misc)
-            next_misc = now + MISC_INTERVAL
+        self._pending.clear()
+        for entry in served:
+            self._examine(entry)
+            if entry.fd is not None and entry.connection.io_pending():
+                self._pending.add(entry)
         return next_misc
+
+    def _examine(self, entry: _Entry) -> None:
+        """Bring the poller in line with `entry`'s socket: registered, with write interest when
+        bytes wait; unregistered once paho closed it."""
+        if entry.connecting:
+            return
+        fd = entry.connection.io_fileno()
+        if fd is not None and fd < 0:
+            fd = None
+        if fd != entry.fd:
+            self._forget_fd(entry)
+            if fd is not None:
+                holder = self._by_fd.get(fd)
+                if holder is not None:  # the kernel reused a closed socket's number
+                    self._forget_fd(holder)
+                    self._closed_entries.add(holder)
+                mask = POLL_IN | (select.POLLOUT if entry.connection.io_wants_write() else 0)
+                self._poller.register(fd, mask)
+                self._by_fd[fd] = entry
+                entry.fd, entry.mask, entry.next_attempt = fd, mask, None
+                self._closed_entries.discard(entry)
+        if entry.fd is None:
+            self._closed_entries.add(entry)
+            return
+        mask = POLL_IN | (select.POLLOUT if entry.connection.io_wants_write() else 0)
+        if mask != entry.mask:
+            self._poller.modify(entry.fd, mask)
+            entry.mask = mask
+
+    def _forget_fd(self, entry: _Entry) -> None:
+        if entry.fd is not None and self._by_fd.get(entry.fd) is entry:
+            del self._by_fd[entry.fd]
+            try:
+                self._poller.unregister(entry.fd)
+            except KeyError:
+                pass
+        entry.fd, entry.mask = None, 0
 
     def _serve(self, entry: _Entry, mask: int) -> None:
         connection = entry.connection
@@ -223,8 +278,11 @@ class NetworkLoop:
     def _closed(self, entry: _Entry, now: float) -> float:
         """A connection without a socket: done when unwanted, else its next connect. Returns when
         the loop must look again."""
+        if entry.connecting:
+            return now + MISC_INTERVAL
         if not entry.wanted:
             entry.gone.set()
+            self._closed_entries.discard(entry)
             return now + MISC_INTERVAL
         if entry.next_attempt is None:  # the socket just closed: wait before trying again
             entry.next_attempt = now + entry.delay
@@ -259,6 +317,7 @@ class NetworkLoop:
             entry.connecting = False
             if failure is None:
                 entry.next_attempt = None
+            self._dirty.add(entry)
         self.wake()  # the new socket (or the next attempt's time) is the loop's to watch now
         if failure is None:
             return
