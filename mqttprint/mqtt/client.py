@@ -141,10 +141,7 @@ class MqttClient:
         if not self._started:
             return
         self._started = False
-        self._network.release(self)
-        self._client.disconnect()  # queued; the loop writes it, then paho closes the socket
-        self._network.wake(self)
-        self._network.remove(self)
+        self._network.remove(self)  # the loop sends DISCONNECT, then paho closes the socket
         if self._own_network:
             self._network.stop()
 
@@ -185,10 +182,14 @@ class MqttClient:
         self._client.loop_misc()
 
     def io_connect(self) -> None:
-        """Open the socket (DNS, TCP, TLS: blocking) and queue CONNECT (the loop's connector)."""
+        """Open the socket (DNS, TCP, TLS: blocking) and queue CONNECT (on a connect thread of the network loop)."""
         result = self._client.reconnect()
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise OSError(f"connect failed: {paho.error_string(result)}")
+
+    def io_disconnect(self) -> None:
+        """Queue a DISCONNECT: the broker then drops the session without the last will (network loop)."""
+        self._client.disconnect()
 
     def _wake_network(self, client: paho.Client, userdata: object, sock: object) -> None:
         self._network.wake(self)

@@ -59,6 +59,9 @@ class Connection(Protocol):
     def io_connect(self) -> None:
         """Open the socket and queue the CONNECT (blocking; raises OSError/ValueError on failure)."""
 
+    def io_disconnect(self) -> None:
+        """Queue a DISCONNECT (the connection then closes without its last will)."""
+
 
 @dataclass(eq=False)
 class _Entry:
@@ -73,13 +76,16 @@ class _Entry:
     #: the descriptor and event mask registered with the poller (network thread only)
     fd: Optional[int] = None
     mask: int = 0
+    #: a DISCONNECT was queued for it (network thread only)
+    disconnecting: bool = False
 
 
 class NetworkLoop:
-    """The network thread and the connector thread shared by every connection added to it.
+    """The network thread shared by every connection added to it (plus a short-lived thread per
+    connect under way).
 
-    Thread-safe: `add`, `remove`, `wake` and `accepted` may be called from any thread; the
-    connections' callbacks run on the network thread and must not block.
+    Thread-safe: `add`, `remove`, `wake` and `accepted` may be called from any thread, the
+    connections' callbacks included. Those callbacks run on the network thread and must not block.
     """
 
     def __init__(self, name: str = "mqtt-network", reconnect_min: float = 1.0, reconnect_max: float = 30.0) -> None:
@@ -116,30 +122,24 @@ class NetworkLoop:
                 self._thread.start()
         self.wake()
 
-    def release(self, connection: Connection) -> None:
-        """Stop reconnecting `connection` and wait (bounded) for a connect under way to finish, so
-        the caller can disconnect it cleanly."""
+    def remove(self, connection: Connection, timeout: float = 2.0) -> None:
+        """Disconnect `connection` cleanly (a DISCONNECT, so no last will) and forget it. Waits up
+        to `timeout` for its socket to close, except on the network thread itself (a callback that
+        drops another connection), where the loop finishes the job after the callback returns."""
         with self._lock:
             entry = self._entries.get(id(connection))
             if entry is None:
                 return
             entry.wanted = False
-        deadline = time.monotonic() + 10.0
-        while entry.connecting and time.monotonic() < deadline:
-            time.sleep(0.01)  # a blocking connect under way (at most paho's connect timeout)
-
-    def remove(self, connection: Connection, timeout: float = 2.0) -> None:
-        """Forget `connection` once its socket closed (after a DISCONNECT went out), or after `timeout`."""
-        with self._lock:
-            entry = self._entries.get(id(connection))
-        if entry is None:
+            self._dirty.add(entry)
+        self.wake()
+        if threading.current_thread() is self._thread:
             return
-        entry.wanted = False
-        self.wake(connection)
         if not entry.gone.wait(timeout):
             log.debug("%s: socket still open after %g s; forgetting it", connection.name, timeout)
-        with self._lock:
-            self._entries.pop(id(connection), None)
+            with self._lock:
+                if self._entries.get(id(connection)) is entry:
+                    del self._entries[id(connection)]
 
     def accepted(self, connection: Connection) -> None:
         """The broker accepted the connection: the next reconnect starts from the shortest wait."""
@@ -248,6 +248,9 @@ class NetworkLoop:
         if entry.fd is None:
             self._closed_entries.add(entry)
             return
+        if not entry.wanted and not entry.disconnecting:
+            entry.disconnecting = True
+            self._guard(entry, entry.connection.io_disconnect)  # queues DISCONNECT; paho closes once written
         mask = POLL_IN | (select.POLLOUT if entry.connection.io_wants_write() else 0)
         if mask != entry.mask:
             self._poller.modify(entry.fd, mask)
@@ -281,8 +284,11 @@ class NetworkLoop:
         if entry.connecting:
             return now + MISC_INTERVAL
         if not entry.wanted:
-            entry.gone.set()
             self._closed_entries.discard(entry)
+            with self._lock:
+                if self._entries.get(id(entry.connection)) is entry:
+                    del self._entries[id(entry.connection)]
+            entry.gone.set()
             return now + MISC_INTERVAL
         if entry.next_attempt is None:  # the socket just closed: wait before trying again
             entry.next_attempt = now + entry.delay

@@ -40,7 +40,7 @@ from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.polls import PollSchedule
 from mqttprint.protocol.replies import FirmwareInfo
 from mqttprint.protocol.rewind import ResendTracker
-from mqttprint.protocol.sendqueue import Command, History, InFlight, JobSource, Lanes, Window
+from mqttprint.protocol.sendqueue import Command, Flow, History, InFlight, JobSource, Lanes, Window
 from mqttprint.protocol.jobsteps import JOB_SCRIPT_TAG
 from mqttprint.protocol.states import OPERATIONAL_STATES, PrinterState, Trigger, allowed, next_state
 
@@ -73,6 +73,9 @@ class Engine:
         self._ids = itertools.count(1)
         self._events: list[Event] = []
         self._splitter = framing.LineSplitter()
+        #: (number, text, bytes) of the job line `line_ahead` offered, until `commit_ahead` or the next offer
+        self._ahead: Optional[tuple[int, str, bytes]] = None
+        self._held_events: list[Event] = []  # of the line written ahead, until its `ok` is processed
         self._next_line = 0
         #: every line written (job, interactive, polls, resends): read by the metrics without a lock
         self.lines_written = 0
@@ -247,8 +250,7 @@ class Engine:
             number = self._next_line
             self._next_line += 1
             data = framing.encode_numbered(number, command.text)
-            self.history.remember(number, data, command)
-            self._write(out, data, command, number, now)
+            self._send_numbered(out, data, command, number, now)
         if self.stream.source is not None and self.stream.exhausted:
             jobsteps.advance(self, now)  # an empty job (or its last line already acked) ends here
         return bytes(out)
@@ -285,6 +287,51 @@ class Engine:
             self.transition(Trigger.JOB_RUNNING, now)
         return command
 
+    def _send_numbered(self, out: bytearray, data: bytes, command: Command, number: int, now: float) -> None:
+        self.history.remember(number, data, command)
+        self._write(out, data, command, number, now)
+
+    # ------------------------------------------------------------------ the ping-pong fast path
+    def line_ahead(self) -> Optional[bytes]:
+        """Ping-pong while printing, one job line in flight: the bytes of the next job line, which
+        is exactly what `data_to_send` will write once a plain `ok` acknowledges the line in flight.
+
+        The shell may write them the moment that `ok` arrives, before the `ok` is processed, and
+        must then call `commit_ahead` before any other engine call. The host's bookkeeping of the
+        `ok` then runs while the firmware already works on the next line: at 0 ms round trip the
+        host's CPU per line leaves the critical path. None whenever anything could make the next
+        line another one (a resend, a queued command, an error `ok` owed, a partial reply line, a
+        state other than PRINTING, no line read ahead)."""
+        window = self.window
+        if (self.state is not S.PRINTING or window.flow is not Flow.PING_PONG or len(window.entries) != 1
+                or window.error_oks or window.entries[0].line_number is None or self.lanes.resends
+                or self.lanes.interactive or not self._splitter.idle):
+            self._ahead = None
+            return None
+        text = self.stream.peeked
+        if text is None:
+            self._ahead = None
+            return None
+        number = self._next_line
+        data = framing.encode_numbered(number, text)
+        self._ahead = (number, text, data)
+        return data
+
+    def commit_ahead(self, data: bytes, now: float) -> None:
+        """The shell wrote `data` from `line_ahead` as a plain `ok` arrived: take that job line as
+        written (numbered, remembered for resends, in flight) before the `ok` is processed.
+        Raises RuntimeError when `data` is not the line ahead (a shell bug: the link is reset)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[2] is not data or ahead[0] != self._next_line or ahead[1] is not self.stream.peeked:
+            raise RuntimeError("the line written ahead is not the engine's next line")
+        command = self._take_job_line(now)
+        self._next_line += 1
+        held = len(self._events)
+        self._send_numbered(bytearray(), data, command, ahead[0], now)
+        # The terminal shows the wire in order: this line went out after the `ok` that is
+        # processed next, so its LineSent waits for that `ok`'s LineReceived.
+        self._held_events, self._events = self._events[held:], self._events[:held]
+
     def _write(self, out: bytearray, data: bytes, command: Command, number: int, now: float) -> None:
         out += data
         self.lines_written += 1
@@ -300,6 +347,9 @@ class Engine:
         """Parse received bytes; returns every event produced since the last drain."""
         for received in self._splitter.feed(data):
             reactions.on_line(self, received.text, now)
+        if self._held_events:
+            self._events += self._held_events
+            self._held_events = []
         return self.drain_events()
 
     def tick(self, now: float) -> list[Event]:

@@ -82,6 +82,11 @@ class LineSplitter:
         """Bytes of an incomplete line held back."""
         return len(self._buffer)
 
+    @property
+    def idle(self) -> bool:
+        """No partial line held back and none being discarded: the next bytes start a new line."""
+        return not self._buffer and not self._discarding
+
     def _append(self, chunk: bytes, lines: list[ReceivedLine]) -> None:
         if self._discarding or not chunk:
             return

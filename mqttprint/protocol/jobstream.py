@@ -46,6 +46,11 @@ class JobStream:
                 self._exhausted = True
         return self._peek
 
+    @property
+    def peeked(self) -> Optional[str]:
+        """The line `peek` read ahead and nobody took yet (None: none read ahead; reads nothing)."""
+        return self._peek
+
     def take(self) -> str:
         """Take the peeked line: it is being written now."""
         text, self._peek = self._peek or "", None

@@ -1,12 +1,10 @@
 """The serial link: one printer's port and protocol engine, serviced by the process's I/O loop.
 
-The only pyserial importer: pyserial opens and configures every port; a local tty/pty is then
-read and written through its file descriptor by the one I/O loop (runtime/io_loop.py) that
-services every printer, other URL ports through pyserial (runtime/port_channels.py). Reads in
-bulk (whatever is waiting), feeds the engine, writes what flow control allows, and hands events
-to a callback. Other threads talk to it through `call()` (a queue of intents run on the loop
-thread) and `emergency()` (written to the port at once from the caller's thread under the write
-lock, never waiting for the loop, a queue or an `ok`).
+The only pyserial importer: pyserial opens and configures every port; the one I/O loop
+(runtime/io_loop.py) reads and writes a local tty/pty through its fd, other URL ports through
+pyserial (runtime/port_channels.py). Reads in bulk, feeds the engine, writes what flow control
+allows, hands events to a callback. Other threads use `call()` (intents run on the loop thread)
+and `emergency()` (written at once from the caller's thread under the write lock, never waiting).
 """
 
 from __future__ import annotations
@@ -65,10 +63,8 @@ def open_port(url: str, baudrate: int, reset: bool) -> Port:
                 port.exclusive = True  # two hosts on one printer corrupt each other's line numbers
             except (ValueError, AttributeError):
                 pass
-        if not reset:
-            # Keep DTR low while opening so boards that reset on DTR are left alone where the
-            # adapter allows it (pyserial issue #729: some still pulse it briefly).
-            port.dtr = False
+        if not reset:  # DTR low while opening: boards that reset on DTR are left alone where the
+            port.dtr = False  # adapter allows it (pyserial issue #729: some still pulse it briefly)
         port.open()
         if reset and hasattr(port, "dtr"):
             port.dtr = True
@@ -124,6 +120,7 @@ class SerialLink:
         self._attempt = 0  # numbers open attempts: a result that arrives after a newer request is dropped
         self._opening = self._stopping = self._registered = False
         self._halted = False  # set by an M112 fast-path write: nothing queued may follow it
+        self._ahead: Optional[bytes] = None  # the engine's line ahead (loop thread only)
         self._fast_emergencies: collections.deque[tuple[str, Optional[Callable[[int], None]], concurrent.futures.Future[Any]]] = collections.deque()
         self.last_error = ""
         self.due, self.woken, self.serviced = 0.0, False, 0  # LoopClient bookkeeping (io_loop.py)
@@ -282,6 +279,7 @@ class SerialLink:
             self._update_due(now)
             return
         data = b""
+        ahead, self._ahead = self._ahead, None
         try:
             if writable:
                 self._flush_pending(channel)
@@ -291,6 +289,9 @@ class SerialLink:
             self._lost(f"serial port lost: {exc}")
             self._update_due(now)
             return
+        # Ping-pong fast path (Engine.line_ahead): a plain `ok` sends the next job line at once.
+        if ahead is not None and data in (b"ok\n", b"ok\r\n") and self._write(ahead):
+            self.engine.commit_ahead(ahead, now)
         if self._fast_emergencies:
             self._record_emergencies()
             if self._pending:  # a full port left part of the emergency: write it when writable
@@ -315,6 +316,7 @@ class SerialLink:
         if events:
             self._on_events(events)
         self._update_due(now)
+        self._ahead = engine.line_ahead()
 
     def service_failed(self, exc: BaseException) -> None:
         """LoopClient: a bug in this printer's engine or callbacks: reset its link, not the loop."""

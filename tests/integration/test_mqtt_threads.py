@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -148,3 +148,52 @@ def test_many_connections_share_one_thread_and_a_stuck_connect_stalls_none(broke
         stuck.stop()
         network.stop()
     assert not any(t.name == "test-network" for t in threading.enumerate())
+
+
+def test_a_callback_may_stop_and_restart_another_connection(broker: Any) -> None:
+    """The fleet drops a printer's connection from the gateway connection's callback (another
+    gateway serves that printer id): on the network thread itself, which must not wait for itself."""
+    network = NetworkLoop(name="test-network")
+    base = unique_base()
+    will = f"{base}/b/availability"
+    seen: list[bytes] = []
+    stopped_in_callback: list[Optional[int]] = []
+
+    def on_message(msg: InboundMessage) -> None:
+        seen.append(msg.payload)
+        if msg.payload == b"drop b":
+            second.stop()
+            stopped_in_callback.append(second.io_fileno())  # the loop has not run since: still open
+
+    first = MqttClient(ClientSettings(host=broker.host, port=broker.port, client_id=f"{base}-a"),
+                       lambda: first.subscribe([f"{base}/a"], commands=False), lambda reason: None, on_message,
+                       network=network)
+    connects: list[int] = []
+
+    def second_connected() -> None:
+        connects.append(1)
+        second.subscribe([f"{base}/b"], commands=False)
+
+    second = MqttClient(ClientSettings(host=broker.host, port=broker.port, client_id=f"{base}-b", will_topic=will),
+                        second_connected, lambda reason: None, lambda msg: None, network=network)
+    watcher = Watcher(broker, [will])
+    try:
+        first.start()
+        second.start()
+        wait_for(lambda: first.subscribed and second.subscribed, what="both connections subscribed")
+        watcher.publish(f"{base}/a", b"drop b")
+        wait_for(lambda: stopped_in_callback, what="the callback to stop b")
+        assert stopped_in_callback[0] is not None
+        wait_for(lambda: second.io_fileno() is None, what="b's socket closed after its DISCONNECT")
+        watcher.publish(f"{base}/a", b"still here")
+        wait_for(lambda: b"still here" in seen, what="a still served")
+        second.start()  # reclaimed: the same client connects again
+        wait_for(lambda: len(connects) == 2 and second.subscribed, what="b connected and subscribed again")
+        second.stop()
+        assert second.io_fileno() is None  # stopped off the network thread: waited for the close
+        assert watcher.messages(will) == []  # clean DISCONNECTs: the last will never fired
+    finally:
+        watcher.close()
+        first.stop()
+        second.stop()
+        network.stop()
