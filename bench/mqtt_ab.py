@@ -48,6 +48,11 @@ def main() -> int:
     parser.add_argument("--base", default="bb7ac2c", help="revision A (default: main before the shared network loop)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--section", default=SECTION, help="the docs/benchmarks.md section to write")
+    parser.add_argument("--what", default=("A has a paho network thread per MQTT connection (one per printer plus "
+                                           "the gateway's) and two request workers per printer; B has one network "
+                                           "thread for every connection and request workers on demand (issue 20)."),
+                        help="what differs between A and B (one sentence for the document)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args()
     base_dir = Path(tempfile.mkdtemp(prefix="mqttprint-mqtt-ab-"))
@@ -76,18 +81,17 @@ def main() -> int:
     rows.append(f"| job lines streamed meanwhile | lines | {cell(a, 0)} | {cell(b, 0)} | "
                 f"{statistics.median(b) / statistics.median(a):.3f} |")
     load = os.getloadavg()[0]
+    extra = "" if args.section == SECTION else f" --section {args.section} --what '...'"
     body = (f"## MQTT A/B: {args.base} (A) vs {head} (B)\n\n"
             f"Produced by `.venv/bin/python bench/mqtt_ab.py --base {args.base} --rounds {args.rounds} "
-            f"--samples {args.samples}` on {os.cpu_count()} CPU(s), 1-minute load average {load:.1f} at the end "
+            f"--samples {args.samples}{extra}` on {os.cpu_count()} CPU(s), 1-minute load average {load:.1f} at the end "
             f"(each tree's `bench/mqtt_latency.py`, A and B interleaved in fresh processes, median (min..max) of "
-            f"{args.rounds} runs' p50/p99, {args.samples} samples per path per run). A has a paho network thread "
-            "per MQTT connection (one per printer plus the gateway's) and two request workers per printer; B has "
-            "one network thread for every connection and request workers on demand (issue 20). Only B/A means "
+            f"{args.rounds} runs' p50/p99, {args.samples} samples per path per run). {args.what} Only B/A means "
             "anything on a shared machine.\n\n"
             "| path | measure | A | B | B/A |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     print(body)
     if not args.no_write:
-        write_section(SECTION, body)
+        write_section(args.section, body)
     return 0
 
 

@@ -65,7 +65,10 @@ a noisy 2-core VM: compare ratios taken side by side, not absolute numbers acros
 A {s.lines:,}-line job of unique `G1 X.. Y.. E..` lines (~32 bytes). mqttprint: the real serial
 link thread and protocol engine (`PrinterService`, `bench/stream.py`) in the benchmark process,
 both flow modes (ping-pong: one line in flight, like both peers; window: lines in flight up to 127
-bytes of the firmware's receive buffer). printcore: `startprint(LightGCode)` until `endcb`.
+bytes of the firmware's receive buffer). In ping-pong mqttprint writes the next job line the moment a
+plain `ok` arrives (the engine offers it ahead: `Engine.line_ahead`) and does its bookkeeping of that
+`ok` while the responder handles the line, so at 0 ms it can outrun the bare floor, which does each
+step in turn. printcore: `startprint(LightGCode)` until `endcb`.
 OctoPrint: `POST /api/files/local/<job> {{"command": "select", "print": true}}` until the state
 leaves "Printing" (taken from octoprint.log's millisecond timestamps, so polling `/api/job` does not
 blur it). CPU: the host process's CPU time (all threads; for OctoPrint the server process, from
