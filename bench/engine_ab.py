@@ -18,6 +18,7 @@ goes into docs/benchmarks.md between the `section:engine-ab` markers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -89,6 +91,21 @@ def probe(tree: Path, code: str, *args: str) -> object:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def revision_tree(rev: str) -> Iterator[tuple[Path, str]]:
+    """`rev` checked out in a temporary git worktree (removed afterwards), and HEAD's short hash."""
+    base_dir = Path(tempfile.mkdtemp(prefix="mqttprint-ab-"))
+    base = base_dir / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), rev], check=True)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    try:
+        yield base, head
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
 def cell(values: list[float], digits: int) -> str:
     return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}..{max(values):,.{digits}f})"
 
@@ -100,24 +117,16 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=20000)
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args()
-    base_dir = Path(tempfile.mkdtemp(prefix="mqttprint-ab-"))
-    base = base_dir / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), args.base], check=True)
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    trees = {"A": base, "B": ROOT}
     engine: dict[tuple[str, str], list[float]] = {}
     stream: dict[tuple[str, str], list[dict]] = {}
-    try:
+    with revision_tree(args.base) as (base, head):
+        trees = {"A": base, "B": ROOT}
         for r in range(args.rounds):
             for flow in ("ping-pong", "window"):
                 for name, tree in trees.items():
                     engine.setdefault((flow, name), []).append(float(probe(tree, ENGINE_PROBE, flow, str(args.lines))))  # type: ignore[arg-type]
                     stream.setdefault((flow, name), []).append(probe(tree, STREAM_PROBE, str(tree), flow, str(args.lines)))  # type: ignore[arg-type]
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
-        shutil.rmtree(base_dir, ignore_errors=True)
     rows = []
     for flow in ("ping-pong", "window"):
         a, b = engine[(flow, "A")], engine[(flow, "B")]

@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine_ab import cell
+from engine_ab import cell, revision_tree
 from sections import write_section
 
 SECTION = "mqtt-ab"
@@ -55,20 +53,12 @@ def main() -> int:
                         help="what differs between A and B (one sentence for the document)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args()
-    base_dir = Path(tempfile.mkdtemp(prefix="mqttprint-mqtt-ab-"))
-    base = base_dir / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), args.base], check=True)
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
     runs: dict[str, list[dict]] = {"A": [], "B": []}
-    try:
+    with revision_tree(args.base) as (base, head):
         for r in range(args.rounds):
             for name, tree in (("A", base), ("B", ROOT)):
                 runs[name].append(latency_run(tree, args.samples))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
-        shutil.rmtree(base_dir, ignore_errors=True)
     rows = []
     for key, label in PATHS:
         for stat in ("p50", "p99"):

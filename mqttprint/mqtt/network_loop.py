@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
+from mqttprint.runtime.io_loop import drain_pipe
+
 log = logging.getLogger(__name__)
 
 #: keepalive and back-off bookkeeping happen at least this often (seconds)
@@ -209,7 +211,7 @@ class NetworkLoop:
         served: set[_Entry] = set()
         for fd, mask in ready:
             if fd == self._wake_r:
-                self._drain_wake()
+                drain_pipe(self._wake_r)
                 continue
             entry = self._by_fd.get(fd)
             if entry is not None and entry not in served:
@@ -301,13 +303,6 @@ class NetworkLoop:
             threading.Thread(target=self._connect, args=(entry,), name=f"{self.name}-connect", daemon=True).start()
             return now + MISC_INTERVAL
         return entry.next_attempt
-
-    def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
 
     # ------------------------------------------------------------------ a connect's own thread
     def _connect(self, entry: _Entry) -> None:

@@ -136,11 +136,7 @@ class IoLoop:
             pass
 
     def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        drain_pipe(self._wake_r)
         # Cleared after reading: a wake() in between found it set and wrote nothing, but its link's
         # `woken` flag was set before, and the links are scanned after this.
         self._wake_pending = False
@@ -198,6 +194,15 @@ class IoLoop:
             client.service_failed(exc)
         except Exception:
             log.exception("%s: recovering from a failure failed too", client.name)
+
+
+def drain_pipe(fd: int) -> None:
+    """Read a non-blocking wake-up pipe empty (the bytes carry no meaning, only the wake-up)."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 _shared: Optional[IoLoop] = None

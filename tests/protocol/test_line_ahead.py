@@ -10,32 +10,25 @@ from typing import Optional
 
 import pytest
 
-from mqttprint.protocol.engine import Engine
 from mqttprint.protocol.events import JobEnded, JobOutcome, LineReceived, LineSent
 from mqttprint.protocol.params import EngineParams
 from mqttprint.protocol.sendqueue import Flow
 from mqttprint.protocol.states import PrinterState
 from mqttprint.sim.config import SimConfig
-from mqttprint.sim.marlin import MarlinSim
 from tests.helpers import ListJob
-from tests.protocol.test_engine_sim_pair import executed_job_lines, job_lines
+from tests.protocol.test_engine_sim_pair import Pair, executed_job_lines, job_lines
 
 
-class Shell:
+class Shell(Pair):
     """The serial link's order of calls, in memory: read, [fast write + commit], receive, tick,
     send, then offer the line ahead for the next read."""
 
     def __init__(self, params: EngineParams, sim_config: SimConfig, fast: bool) -> None:
-        self.now = 0.0
+        super().__init__(params, sim_config)
         self.fast = fast
-        self.engine = Engine(params)
-        self.sim = MarlinSim(sim_config, now=0.0)
-        self.events: list = []
         self.wire = bytearray()  # every byte written, in order
         self.fast_writes = 0
         self.ahead: Optional[bytes] = None
-        self.engine.open_requested(self.now)
-        self.engine.connection_opened(self.now)
 
     def _write(self, data: bytes) -> None:
         self.wire += data
@@ -59,18 +52,6 @@ class Shell:
         if self.fast:
             self.ahead = self.engine.line_ahead()
         return bool(out or data)
-
-    def run(self, until, max_time: float = 10_000.0, dt: float = 0.0005) -> None:
-        while not until():
-            moved = self.step()
-            if self.now > max_time:
-                raise AssertionError(f"timed out in state {self.engine.state}")
-            if moved:
-                self.now += dt
-            else:
-                candidates = [t for t in (self.engine.next_deadline(), self.sim.next_event_time())
-                              if t is not None and t > self.now]
-                self.now = max(min(candidates) if candidates else self.now + dt, self.now + 1e-6)
 
 
 def print_job(lines: list[str], sim_config: SimConfig, fast: bool) -> Shell:
