@@ -41,6 +41,7 @@ class LanePool(Generic[Item]):
         self._busy: set[Hashable] = set()  # lanes in _ready or running
         self._workers = 0
         self._idle = 0
+        self._starting = 0  # spawned, not yet looking for work: each will take a ready lane
         self._serial = 0
         self._started = False
         self._stopping = False
@@ -65,7 +66,8 @@ class LanePool(Generic[Item]):
             if lane not in self._busy:
                 self._busy.add(lane)
                 (self._ready.appendleft if urgent else self._ready.append)(lane)
-                if self._started and len(self._ready) > self._idle and self._workers < self.max_workers:
+                if (self._started and len(self._ready) > self._idle + self._starting
+                        and self._workers < self.max_workers):
                     self._spawn()
                 else:
                     self._work.notify()
@@ -92,10 +94,13 @@ class LanePool(Generic[Item]):
     def _spawn(self) -> None:
         """Start one worker (lock held)."""
         self._workers += 1
+        self._starting += 1
         self._serial += 1
         threading.Thread(target=self._run, name=f"{self.name}-{self._serial}", daemon=True).start()
 
     def _run(self) -> None:
+        with self._lock:
+            self._starting -= 1
         while True:
             with self._lock:
                 lane = self._next_lane()
