@@ -99,15 +99,13 @@ class LanePool(Generic[Item]):
         threading.Thread(target=self._run, name=f"{self.name}-{self._serial}", daemon=True).start()
 
     def _run(self) -> None:
+        # Each locked step both settles what this worker just did and takes its next lane, so a
+        # submit never sees it as neither busy nor idle (which would start one worker too many).
         with self._lock:
             self._starting -= 1
-        while True:
-            with self._lock:
-                lane = self._next_lane()
-                if lane is None:
-                    self._workers -= 1
-                    return
-                item = self._waiting[lane].popleft()
+            work = self._take()
+        while work is not None:
+            lane, item = work
             try:
                 self._handle(item)
             except Exception:  # thread boundary: one bad item must not end the worker
@@ -118,6 +116,16 @@ class LanePool(Generic[Item]):
                 else:
                     self._busy.discard(lane)
                     del self._waiting[lane]
+                work = self._take()
+
+    def _take(self) -> tuple[Hashable, Item] | None:
+        """The next lane and its oldest item, waiting for one; None (and this worker no longer
+        counted) when the worker should end (lock held)."""
+        lane = self._next_lane()
+        if lane is None:
+            self._workers -= 1
+            return None
+        return lane, self._waiting[lane].popleft()
 
     def _next_lane(self) -> Hashable | None:
         """The next ready lane, waiting for one; None when this worker should end (lock held)."""
