@@ -128,11 +128,13 @@ def gaps(r: Results, em: Emergency) -> str:
             f"ms from another process). mqttprint's whole MQTT path with no job streaming: {med(idle[0]):.2f} / "
             f"{med(idle[1]):.2f} ms; under full streaming load {p50:.2f} / {p99:.2f} ms; the `emergency()` call itself "
             f"under load {med(direct_stats[0]):.2f} / {med(direct_stats[1]):.2f} ms. So of the p50, about "
-            f"{med(fs[0]):.2f} ms is the broker hop and paho's network threads, leaving {max(0.0, p50 - med(fs[0])):.2f} ms "
-            f"for mqttprint's bridge (payload parsing on paho's thread, then the write) and the wait for the GIL while "
-            f"the I/O loop streams; the p99 is the same hop's tail plus GIL hand-offs (CPython switches threads "
-            f"every 5 ms by default), measured here on a noisy 2-core VM with the publishing client in the daemon's "
-            f"process.")
+            f"{med(fs[0]):.2f} ms is the broker hop and the clients' network threads, leaving "
+            f"{max(0.0, p50 - med(fs[0])):.2f} ms for mqttprint's bridge (payload parsing on its MQTT network thread, "
+            f"then the write) and the wait for the GIL while the I/O loop streams; the p99 is the same hop's tail plus "
+            f"GIL hand-offs (CPython switches threads every 5 ms by default) and the wait for a core: the 0 ms "
+            f"ping-pong job streams {pp0_rate:,.0f} lines/s through the same process (the line-ahead fast path keeps "
+            f"the I/O loop busy on one of the 2 cores; `mqtt-ab-line-ahead` at the end isolates that), measured here "
+            f"on a noisy 2-core VM with the publishing client in the daemon's process.")
     missed_scale = [(flow, shared) for shared in (False, True) for flow in ("ping-pong", "window")
                     if r.scale_min(flow, shared) < 300]
     if missed_scale:
